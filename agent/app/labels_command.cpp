@@ -1,0 +1,42 @@
+#include "app/labels_command.hpp"
+
+#include "app/cli.hpp"
+#include "app/node_labels.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+namespace kn::app {
+
+std::string format_labels(const LabelSet& labels, LabelFormat format) {
+  switch (format) {
+    case LabelFormat::text: {
+      std::string out;
+      for (const auto& l : labels.items()) out += l.str() + "\n";
+      return out;
+    }
+    case LabelFormat::env: {
+      // Label values cannot hold quotes, backslashes or whitespace (validate_label), so
+      // double quotes are safe for both systemd's EnvironmentFile= and POSIX shells.
+      std::string joined;
+      for (const auto& l : labels.items()) joined += (joined.empty() ? "" : " ") + l.str();
+      return "KONTENA_NODE_LABELS=\"" + joined + "\"\n";
+    }
+    case LabelFormat::json: {
+      nlohmann::ordered_json obj = nlohmann::ordered_json::object();
+      for (const auto& l : labels.items()) obj[l.key] = l.value;
+      return obj.dump(2) + "\n";
+    }
+  }
+  return {};
+}
+
+int labels_command(const config::Settings& settings, LabelFormat format) {
+  auto identity = read_node_identity(settings);
+  if (!identity) return cli::report(identity.error());
+  std::cout << format_labels(identity->labels, format) << std::flush;
+  return exit_code::ok;
+}
+
+}  // namespace kn::app

@@ -1,0 +1,102 @@
+#include "core/atomic_file.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace kn {
+namespace {
+
+Failure io_failure(std::string_view what, const std::filesystem::path& path, int err) {
+  return fail(Errc::file_io, "failed to " + std::string(what) + " " + path.string() + ": " + std::strerror(err));
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Status write_file_atomically(const std::filesystem::path& path, std::string_view content,
+                             std::optional<FileOwnership> ownership) {
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return io_failure("create directory", dir, ec.value());
+
+  FileOwnership own;
+  struct stat existing {};
+  if (::stat(path.c_str(), &existing) == 0) {
+    own.mode = existing.st_mode & 07777;
+    own.uid = existing.st_uid;
+    own.gid = existing.st_gid;
+  }
+  if (ownership) {
+    own.mode = ownership->mode;
+    if (ownership->uid) own.uid = ownership->uid;
+    if (ownership->gid) own.gid = ownership->gid;
+  }
+
+  std::string tmpl = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
+  Fd fd(::mkstemp(tmpl.data()));
+  if (fd.get() < 0) return io_failure("create temporary file in", dir, errno);
+  const std::filesystem::path tmp(tmpl);
+  auto cleanup_fail = [&](std::string_view what, const std::filesystem::path& p, int err) {
+    const Failure f = io_failure(what, p, err);
+    ::unlink(tmp.c_str());
+    return f;
+  };
+
+  std::string_view rest = content;
+  while (!rest.empty()) {
+    const auto n = ::write(fd.get(), rest.data(), rest.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return cleanup_fail("write", tmp, errno);
+    }
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::fchmod(fd.get(), own.mode) != 0) return cleanup_fail("set mode of", tmp, errno);
+  if ((own.uid || own.gid) && ::fchown(fd.get(), own.uid.value_or(static_cast<uid_t>(-1)),
+                                       own.gid.value_or(static_cast<gid_t>(-1))) != 0) {
+    // Only root can give a file away; keeping the writer as owner beats failing.
+    if (errno != EPERM) return cleanup_fail("set owner of", tmp, errno);
+  }
+  if (::fsync(fd.get()) != 0) return cleanup_fail("sync", tmp, errno);
+  if (::close(fd.release()) != 0) return cleanup_fail("close", tmp, errno);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return cleanup_fail("replace", path, errno);
+
+  // The rename is durable only once the directory entry is on disk.
+  Fd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dirfd.get() < 0 || ::fsync(dirfd.get()) != 0) return io_failure("sync directory", dir, errno);
+  return {};
+}
+
+Result<std::optional<std::string>> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return std::optional<std::string>{};
+    return io_failure("read", path, errno);
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return io_failure("read", path, errno);
+  return std::optional<std::string>{ss.str()};
+}
+
+}  // namespace kn

@@ -1,0 +1,30 @@
+// Replaces a file so that readers see either the old or the new content, never a torn one,
+// and a crash at any point leaves one of the two on disk: write a temp file in the same
+// directory, fsync it, rename it over the target, fsync the directory.
+#pragma once
+
+#include "core/error.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+namespace kn {
+
+struct FileOwnership {
+  mode_t mode = 0644;
+  std::optional<uid_t> uid;  // unset: the writer's
+  std::optional<gid_t> gid;
+};
+
+// Writes `content` to `path`. When the file exists its mode and owner are kept unless
+// `ownership` says otherwise; missing parent directories are created (0755).
+Status write_file_atomically(const std::filesystem::path& path, std::string_view content,
+                             std::optional<FileOwnership> ownership = std::nullopt);
+
+// Reads a whole file. A missing file is an empty optional, not an error.
+Result<std::optional<std::string>> read_file(const std::filesystem::path& path);
+
+}  // namespace kn

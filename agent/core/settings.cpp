@@ -1,0 +1,385 @@
+#include "core/settings.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace kn::config {
+namespace {
+
+using namespace std::string_view_literals;
+
+// The option table. Names follow the AWS SDK conventions for IMDS
+// (https://docs.aws.amazon.com/sdkref/latest/guide/feature-imds-credentials.html) and the
+// Kontena agent's own variables (reference/kontena-protocol.md, section 1).
+constexpr std::array kOptions{
+    OptionSpec{.key = "config", .flag = "--config", .env = "KONTENA_CONFIG", .default_value = "/etc/kontena/agent.yml",
+               .type = Type::path, .help = "YAML file with settings (keys as in this table); a missing default file is ignored"},
+    OptionSpec{.key = "log-level", .flag = "--log-level", .env = "KONTENA_LOG_LEVEL", .default_value = "info",
+               .type = Type::choice, .help = "log verbosity", .choices = "trace|debug|info|warn|error"},
+    OptionSpec{.key = "url", .flag = "--url", .env = "KONTENA_URL", .env_alias = "KONTENA_URI",
+               .type = Type::url, .help = "master URL; http(s):// is dialled as ws(s)://, path must be /",
+               .scope = Scope::agent},
+    OptionSpec{.key = "token", .env = "KONTENA_TOKEN", .type = Type::string,
+               .help = "grid token (never a flag: argv is world-readable)", .secret = true, .scope = Scope::agent},
+    OptionSpec{.key = "token-file", .flag = "--token-file", .env = "KONTENA_TOKEN_FILE", .type = Type::path,
+               .help = "file holding the grid token; $CREDENTIALS_DIRECTORY/kontena-token is used when present",
+               .scope = Scope::agent},
+    OptionSpec{.key = "node-token", .env = "KONTENA_NODE_TOKEN", .type = Type::string,
+               .help = "node token; wins over the grid token", .secret = true, .scope = Scope::agent},
+    OptionSpec{.key = "node-token-file", .flag = "--node-token-file", .env = "KONTENA_NODE_TOKEN_FILE",
+               .type = Type::path, .help = "file holding the node token", .scope = Scope::agent},
+    OptionSpec{.key = "node-name", .flag = "--node-name", .env = "KONTENA_NODE_NAME", .type = Type::string,
+               .help = "node name (default: Docker info Name)", .scope = Scope::agent},
+    OptionSpec{.key = "node-id", .flag = "--node-id", .env = "KONTENA_NODE_ID", .type = Type::string,
+               .help = "node id (default: Docker info ID)", .scope = Scope::agent},
+    OptionSpec{.key = "node-labels", .flag = "--node-labels", .env = "KONTENA_NODE_LABELS", .type = Type::labels,
+               .help = "extra labels, key=value separated by spaces or commas; override derived labels"},
+    OptionSpec{.key = "ephemeral", .flag = "--ephemeral", .env = "KONTENA_EPHEMERAL", .default_value = "true",
+               .type = Type::boolean, .help = "add the label ephemeral=true (the master removes such nodes 6 h after they go offline)"},
+    OptionSpec{.key = "verify-placement", .flag = "--verify-placement", .env = "KONTENA_VERIFY_PLACEMENT",
+               .default_value = "false", .type = Type::boolean,
+               .help = "cross-check the identity document's zone against placement/availability-zone (one more request)"},
+    OptionSpec{.key = "imds-endpoint", .flag = "--imds-endpoint", .env = "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+               .type = Type::url, .help = "IMDS base URL (default: by endpoint mode, http://169.254.169.254)"},
+    OptionSpec{.key = "imds-endpoint-mode", .flag = "--imds-endpoint-mode",
+               .env = "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", .default_value = "IPv4", .type = Type::choice,
+               .help = "IPv4 (169.254.169.254) or IPv6 ([fd00:ec2::254], Nitro only)", .choices = "IPv4|IPv6"},
+    OptionSpec{.key = "imds-disabled", .flag = "--imds-disabled", .env = "AWS_EC2_METADATA_DISABLED",
+               .default_value = "false", .type = Type::boolean,
+               .help = "never contact IMDS; only the static labels are used (test VMs off EC2)"},
+    OptionSpec{.key = "imds-v1-disabled", .flag = "--imds-v1-disabled", .env = "AWS_EC2_METADATA_V1_DISABLED",
+               .default_value = "false", .type = Type::boolean, .help = "never fall back to token-less IMDSv1"},
+    OptionSpec{.key = "imds-deadline", .flag = "--imds-deadline", .env = "KONTENA_IMDS_DEADLINE",
+               .default_value = "60s", .type = Type::duration,
+               .help = "overall time to keep retrying IMDS (boot races, throttling)"},
+    OptionSpec{.key = "imds-timeout", .flag = "--imds-timeout", .env = "KONTENA_IMDS_TIMEOUT", .default_value = "1s",
+               .type = Type::duration, .help = "timeout of one IMDS request (the token PUT included)"},
+    OptionSpec{.key = "docker-host", .flag = "--docker-host", .env = "DOCKER_HOST",
+               .default_value = "unix:///var/run/docker.sock", .type = Type::url, .help = "Docker Engine API socket"},
+    OptionSpec{.key = "docker-config", .flag = "--docker-config", .env = "KONTENA_DOCKER_CONFIG",
+               .default_value = "/etc/docker/daemon.json", .type = Type::path,
+               .help = "dockerd configuration file whose \"labels\" the node labels are merged into"},
+    OptionSpec{.key = "docker-pidfile", .flag = "--docker-pidfile", .env = "KONTENA_DOCKER_PIDFILE",
+               .default_value = "/var/run/docker.pid", .type = Type::path,
+               .help = "dockerd pid file, for SIGHUP when dockerd does not run under systemd"},
+    OptionSpec{.key = "ssl-verify", .flag = "--ssl-verify", .env = "KONTENA_SSL_VERIFY", .default_value = "true",
+               .type = Type::boolean, .help = "verify the master's TLS certificate (false: warn and continue)",
+               .scope = Scope::agent},
+    OptionSpec{.key = "ssl-cert-file", .flag = "--ssl-cert-file", .env = "SSL_CERT_FILE", .type = Type::path,
+               .help = "CA bundle for the master's certificate (default: system store)", .scope = Scope::agent},
+    OptionSpec{.key = "ssl-hostname", .flag = "--ssl-hostname", .env = "KONTENA_SSL_HOSTNAME", .type = Type::string,
+               .help = "host name for SNI and certificate checks (default: from the URL)", .scope = Scope::agent},
+    OptionSpec{.key = "protocol-version", .flag = "--protocol-version", .env = "KONTENA_VERSION",
+               .default_value = "1.5.4", .type = Type::string,
+               .help = "Kontena-Version sent to the master; must match its major.minor", .scope = Scope::agent},
+};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::ranges::transform(out, out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string trim(std::string_view s) {
+  const auto* b = s.begin();
+  const auto* e = s.end();
+  while (b != e && std::isspace(static_cast<unsigned char>(*b)) != 0) ++b;
+  while (e != b && std::isspace(static_cast<unsigned char>(*(e - 1))) != 0) --e;
+  return {b, e};
+}
+
+std::string scalar_to_string(const YAML::Node& node) {
+  if (node.IsSequence()) {
+    std::string joined;
+    for (const auto& item : node) {
+      if (!joined.empty()) joined += ' ';
+      joined += item.as<std::string>();
+    }
+    return joined;
+  }
+  return node.as<std::string>();
+}
+
+Result<std::map<std::string, std::string, std::less<>>> read_config_file(const std::string& path, bool explicit_path) {
+  std::map<std::string, std::string, std::less<>> out;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    if (!explicit_path) return out;
+    return fail(Errc::config_invalid, "failed to read config file " + path +
+                                          ": no such file (fix the --config/KONTENA_CONFIG path)");
+  }
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    return fail(Errc::config_invalid, "failed to parse config file " + path + ": line " +
+                                          std::to_string(e.mark.line + 1) + ", column " +
+                                          std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  if (root.IsNull()) return out;
+  if (!root.IsMap()) {
+    return fail(Errc::config_invalid, "failed to read config file " + path + ": expected a mapping of setting: value");
+  }
+  for (const auto& entry : root) {
+    const auto key = entry.first.as<std::string>();
+    const OptionSpec* spec = find_option(key);
+    if (spec == nullptr || key == "config") {
+      return fail(Errc::config_invalid, "failed to read config file " + path + ": unknown setting '" + key +
+                                            "' (see --help for the settings)");
+    }
+    if (!entry.second.IsScalar() && !(spec->type == Type::labels && entry.second.IsSequence())) {
+      return fail(Errc::config_invalid,
+                  "failed to read config file " + path + ": setting '" + key + "' must be a single value");
+    }
+    out.emplace(key, scalar_to_string(entry.second));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::span<const OptionSpec> option_table() { return kOptions; }
+
+const OptionSpec* find_option(std::string_view key) {
+  const auto it = std::ranges::find(kOptions, key, &OptionSpec::key);
+  return it == kOptions.end() ? nullptr : &*it;
+}
+
+std::string_view to_string(Source s) {
+  switch (s) {
+    case Source::unset: return "unset";
+    case Source::default_value: return "default";
+    case Source::file: return "file";
+    case Source::environment: return "env";
+    case Source::flag: return "flag";
+  }
+  return "?";
+}
+
+EnvLookup process_env() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* v = std::getenv(std::string(name).c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+std::optional<bool> parse_bool(std::string_view text) {
+  const auto t = lower(trim(text));
+  if (t == "true" || t == "1" || t == "yes" || t == "on") return true;
+  if (t == "false" || t == "0" || t == "no" || t == "off") return false;
+  return std::nullopt;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  const auto t = trim(text);
+  double number = 0;
+  const auto* first = t.data();
+  const auto* last = t.data() + t.size();
+  const auto [ptr, ec] = std::from_chars(first, last, number);
+  if (ec != std::errc{} || ptr == first || number < 0) return std::nullopt;
+  const std::string_view unit(ptr, static_cast<std::size_t>(last - ptr));
+  double ms = 0;
+  if (unit.empty() || unit == "s") {
+    ms = number * 1000;
+  } else if (unit == "ms") {
+    ms = number;
+  } else if (unit == "m" || unit == "min") {
+    ms = number * 60'000;
+  } else if (unit == "h") {
+    ms = number * 3'600'000;
+  } else {
+    return std::nullopt;
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+}
+
+Status validate(const OptionSpec& spec, std::string_view value, std::string_view origin) {
+  auto bad = [&](const std::string& why) {
+    return fail(Errc::config_invalid, "invalid value for " + std::string(origin) + ": " + std::string(why));
+  };
+  switch (spec.type) {
+    case Type::boolean:
+      if (!parse_bool(value)) return bad("'" + std::string(value) + "' is not a boolean; use true or false");
+      break;
+    case Type::duration:
+      if (!parse_duration(value)) return bad("'" + std::string(value) + "' is not a duration; use e.g. 500ms, 30s or 2m");
+      break;
+    case Type::choice: {
+      std::string_view rest = spec.choices;
+      bool found = false;
+      while (!rest.empty()) {
+        const auto bar = rest.find('|');
+        const auto choice = rest.substr(0, bar);
+        if (lower(choice) == lower(trim(value))) found = true;
+        rest = bar == std::string_view::npos ? std::string_view{} : rest.substr(bar + 1);
+      }
+      if (!found) return bad("'" + std::string(value) + "' is not one of " + std::string(spec.choices));
+      break;
+    }
+    case Type::url:
+      if (value.find("://") == std::string_view::npos) {
+        return bad("'" + std::string(value) + "' is not a URL; use scheme://host[:port]");
+      }
+      break;
+    case Type::path:
+      if (value.empty()) return bad("empty path");
+      break;
+    case Type::string:
+    case Type::labels:
+      break;
+  }
+  if (value.find('\n') != std::string_view::npos || value.find('\0') != std::string_view::npos) {
+    return bad("value holds a newline or NUL byte");
+  }
+  return {};
+}
+
+Result<Settings> Settings::load(const Sources& sources) {
+  Settings s;
+  for (const auto& spec : kOptions) {
+    Setting setting{.spec = &spec};
+    if (!spec.default_value.empty()) {
+      setting.value = std::string(spec.default_value);
+      setting.source = Source::default_value;
+      setting.origin = "default";
+    }
+    s.values_.emplace(std::string(spec.key), std::move(setting));
+  }
+
+  // Environment first (it may name the config file), then flags for `config`.
+  std::map<std::string, std::pair<std::string, std::string>, std::less<>> env_values;  // key -> (value, var)
+  for (const auto& spec : kOptions) {
+    for (const auto name : {spec.env, spec.env_alias}) {
+      if (name.empty()) continue;
+      if (auto v = sources.env(name); v && !v->empty()) {
+        env_values.emplace(std::string(spec.key), std::pair{*v, std::string(name)});
+        break;
+      }
+    }
+  }
+
+  std::string config_path(kOptions[0].default_value);
+  bool explicit_config = false;
+  if (auto it = env_values.find("config"); it != env_values.end()) {
+    config_path = it->second.first;
+    explicit_config = true;
+  }
+  if (auto it = sources.flags.find("config"); it != sources.flags.end()) {
+    config_path = it->second;
+    explicit_config = true;
+  }
+
+  auto file_values = read_config_file(config_path, explicit_config);
+  if (!file_values) return file_values.error();
+  for (const auto& [key, value] : *file_values) {
+    const auto* spec = find_option(key);
+    if (auto st = s.set(key, value, Source::file, config_path + " (" + key + ")"); !st) return st.error();
+    (void)spec;
+  }
+  for (const auto& [key, entry] : env_values) {
+    if (auto st = s.set(key, entry.first, Source::environment, entry.second); !st) return st.error();
+  }
+  for (const auto& [key, value] : sources.flags) {
+    const auto* spec = find_option(key);
+    if (spec == nullptr) return fail(Errc::usage, "unknown setting '" + key + "'");
+    if (auto st = s.set(key, value, Source::flag, std::string(spec->flag)); !st) {
+      return Failure(Errc::usage, st.error().message);
+    }
+  }
+  return s;
+}
+
+Status Settings::set(std::string_view key, std::string value, Source source, std::string origin) {
+  auto it = values_.find(key);
+  if (it == values_.end()) return fail(Errc::config_invalid, "unknown setting '" + std::string(key) + "'");
+  if (auto st = validate(*it->second.spec, value, origin); !st) return st;
+  it->second.value = std::move(value);
+  it->second.source = source;
+  it->second.origin = std::move(origin);
+  return {};
+}
+
+const Setting& Settings::setting(std::string_view key) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) throw std::logic_error("no such setting: " + std::string(key));
+  return it->second;
+}
+
+std::optional<std::string> Settings::get(std::string_view key) const { return setting(key).value; }
+
+std::string Settings::get_or(std::string_view key, std::string_view fallback) const {
+  const auto& v = setting(key).value;
+  return v ? *v : std::string(fallback);
+}
+
+bool Settings::get_bool(std::string_view key) const {
+  const auto& v = setting(key).value;
+  return v && parse_bool(*v).value_or(false);
+}
+
+std::chrono::milliseconds Settings::get_duration(std::string_view key) const {
+  const auto& v = setting(key).value;
+  return v ? parse_duration(*v).value_or(std::chrono::milliseconds{0}) : std::chrono::milliseconds{0};
+}
+
+std::vector<std::string> Settings::get_list(std::string_view key) const {
+  std::vector<std::string> items;
+  const auto& v = setting(key).value;
+  if (!v) return items;
+  std::string current;
+  for (char c : *v) {
+    if (c == ',' || std::isspace(static_cast<unsigned char>(c)) != 0) {
+      if (!current.empty()) items.push_back(std::move(current));
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  if (!current.empty()) items.push_back(std::move(current));
+  return items;
+}
+
+std::string Settings::describe(unsigned scope) const {
+  std::ostringstream out;
+  for (const auto& spec : kOptions) {
+    if ((spec.scope & scope) == 0) continue;
+    const auto& s = setting(spec.key);
+    std::string shown = !s.value ? "(unset)" : spec.secret ? "******** (" + std::to_string(s.value->size()) + " chars)"
+                                                           : *s.value;
+    out << spec.key << " = " << shown << "    # " << to_string(s.source);
+    if (s.source != Source::unset && s.source != Source::default_value) out << ": " << s.origin;
+    out << '\n';
+  }
+  return out.str();
+}
+
+std::string markdown_table(unsigned scope) {
+  std::ostringstream out;
+  out << "| setting (file key) | flag | environment | default | meaning |\n";
+  out << "|---|---|---|---|---|\n";
+  for (const auto& spec : kOptions) {
+    if ((spec.scope & scope) == 0) continue;
+    auto code = [](std::string_view s) { return s.empty() ? std::string("—") : "`" + std::string(s) + "`"; };
+    std::string env = code(spec.env);
+    if (!spec.env_alias.empty()) env += " (or " + code(spec.env_alias) + ")";
+    std::string help(spec.help);
+    if (!spec.choices.empty()) help += " (" + std::string(spec.choices) + ")";
+    if (spec.secret) help += "; secret: masked in `--print-config`, never logged";
+    std::string escaped;
+    for (char c : help) escaped += c == '|' ? std::string("\\|") : std::string(1, c);
+    out << "| `" << spec.key << "` | " << (spec.flag.empty() ? std::string("— (no flag)") : code(spec.flag)) << " | "
+        << env << " | " << code(spec.default_value) << " | " << escaped << " |\n";
+  }
+  return out.str();
+}
+
+}  // namespace kn::config

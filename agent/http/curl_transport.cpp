@@ -1,0 +1,148 @@
+#include "http/curl_transport.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <stdexcept>
+
+namespace kn::http {
+namespace {
+
+void global_init_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw std::runtime_error("curl_global_init failed");
+  });
+}
+
+struct Sink {
+  std::string body;
+  std::size_t cap = 0;
+  bool overflow = false;
+  std::map<std::string, std::string>* headers = nullptr;
+};
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  auto* sink = static_cast<Sink*>(user);
+  const size_t n = size * count;
+  if (sink->body.size() + n > sink->cap) {
+    sink->overflow = true;
+    return 0;  // makes curl fail the transfer with CURLE_WRITE_ERROR
+  }
+  sink->body.append(data, n);
+  return n;
+}
+
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto* sink = static_cast<Sink*>(user);
+  const size_t n = size * count;
+  std::string_view line(data, n);
+  if (line.starts_with("HTTP/")) {
+    sink->headers->clear();  // a new response (after 100-continue or a redirect)
+    return n;
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return n;
+  std::string name(line.substr(0, colon));
+  std::ranges::transform(name, name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  auto value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
+  (*sink->headers)[name] = std::string(value);
+  return n;
+}
+
+Errc classify(CURLcode code) {
+  switch (code) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return Errc::http_connect;
+    case CURLE_OPERATION_TIMEDOUT: return Errc::http_timeout;
+    default: return Errc::http_failed;
+  }
+}
+
+}  // namespace
+
+struct CurlTransport::Impl {
+  CURL* easy = nullptr;
+};
+
+CurlTransport::CurlTransport() : impl_(std::make_unique<Impl>()) {
+  global_init_once();
+  impl_->easy = curl_easy_init();
+  if (impl_->easy == nullptr) throw std::runtime_error("curl_easy_init failed");
+}
+
+CurlTransport::~CurlTransport() { curl_easy_cleanup(impl_->easy); }
+
+Result<Response> CurlTransport::perform(const Request& request) {
+  CURL* easy = impl_->easy;
+  curl_easy_reset(easy);  // keeps the connection cache, clears options
+
+  Response response;
+  Sink sink{.cap = request.max_response_bytes, .headers = &response.headers};
+  char error_buffer[CURL_ERROR_SIZE] = {};
+
+  curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &sink);
+  if (!request.allow_proxy) {
+    // libcurl honours http_proxy/HTTPS_PROXY/ALL_PROXY from the environment; IMDS and the
+    // Docker socket must never be sent to a proxy (it would answer for the proxy's host).
+    curl_easy_setopt(easy, CURLOPT_PROXY, "");
+    curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
+  }
+  if (!request.unix_socket.empty()) curl_easy_setopt(easy, CURLOPT_UNIX_SOCKET_PATH, request.unix_socket.c_str());
+
+  if (request.method == "GET") {
+    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+  } else if (request.method == "HEAD") {
+    curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+  } else {
+    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    if (!request.body.empty() || request.method == "PUT" || request.method == "POST") {
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    }
+  }
+
+  curl_slist* headers = nullptr;
+  for (const auto& [name, value] : request.headers) {
+    const std::string line = name + ": " + value;
+    headers = curl_slist_append(headers, line.c_str());
+  }
+  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+
+  const CURLcode code = curl_easy_perform(easy);
+  curl_slist_free_all(headers);
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
+
+  curl_off_t elapsed_us = 0;
+  curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &elapsed_us);
+  response.elapsed = std::chrono::milliseconds(elapsed_us / 1000);
+
+  if (sink.overflow) {
+    return fail(Errc::http_too_large, "response larger than " + std::to_string(request.max_response_bytes) + " bytes");
+  }
+  if (code != CURLE_OK) {
+    std::string why = error_buffer[0] != '\0' ? std::string(error_buffer) : curl_easy_strerror(code);
+    return fail(classify(code), why);
+  }
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
+  response.body = std::move(sink.body);
+  return response;
+}
+
+}  // namespace kn::http

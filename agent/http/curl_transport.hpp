@@ -1,0 +1,25 @@
+// libcurl implementation of http::Transport. One easy handle per transport so that
+// keep-alive connections are reused between requests; not thread-safe (one per thread).
+#pragma once
+
+#include "http/http_transport.hpp"
+
+#include <memory>
+
+namespace kn::http {
+
+class CurlTransport final : public Transport {
+ public:
+  CurlTransport();
+  ~CurlTransport() override;
+  CurlTransport(const CurlTransport&) = delete;
+  CurlTransport& operator=(const CurlTransport&) = delete;
+
+  Result<Response> perform(const Request& request) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kn::http

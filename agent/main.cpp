@@ -1,0 +1,45 @@
+// kontena-agent: the node agent. Thin: parsing and dispatch; the work is in the library.
+#include "app/cli.hpp"
+#include "app/labels_command.hpp"
+#include "core/logging.hpp"
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+  using namespace kn;
+  return cli::guarded_main([&] {
+    CLI::App app{
+        "kontena-agent: labels this Docker host with its EC2 placement (region, availability zone, "
+        "ephemeral=true) and keeps it connected to a Kontena master.\n"
+        "Settings come from flags, then environment, then " "/etc/kontena/agent.yml, then defaults."};
+    app.name("kontena-agent");
+    bool print_config = false;
+    cli::SettingFlags flags;
+    flags.add_to(app, config::Scope::agent);
+    cli::add_common(app, "kontena-agent", print_config);
+    app.require_subcommand(0, 1);
+
+    auto* labels = app.add_subcommand(
+        "labels", "derive the node labels from EC2 instance metadata (IMDSv2) and print them; changes nothing");
+    app::LabelFormat format = app::LabelFormat::text;
+    labels
+        ->add_option("--format", format, "output format: text (key=value lines), env (KONTENA_NODE_LABELS=...), json")
+        ->transform(CLI::CheckedTransformer(
+            std::map<std::string, app::LabelFormat>{
+                {"text", app::LabelFormat::text}, {"env", app::LabelFormat::env}, {"json", app::LabelFormat::json}},
+            CLI::ignore_case));
+    labels->fallthrough();
+
+    if (auto code = cli::parse(app, argc, argv)) return *code;
+    auto settings = flags.load(config::Scope::agent);
+    if (!settings) return cli::report(settings.error());
+    log::setup("kontena-agent", log::parse_level(settings->get_or("log-level", "info")));
+    if (print_config) {
+      std::cout << settings->describe(config::Scope::agent);
+      return exit_code::ok;
+    }
+    if (labels->parsed()) return app::labels_command(*settings, format);
+    std::cerr << app.help();
+    return exit_code::usage;
+  });
+}

@@ -1,0 +1,15 @@
+# Every dependency comes from Debian 12 packages (scripts/install-deps.sh).
+# Boost 1.81 is required for boost::system::result and Boost.URL.
+find_package(Boost 1.81 EXACT REQUIRED COMPONENTS system url)
+find_package(CURL REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+if(KN_BUILD_TESTS)
+  find_package(Catch2 2 REQUIRED)
+endif()

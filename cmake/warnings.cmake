@@ -1,0 +1,22 @@
+# Warning and sanitizer flags live on INTERFACE targets that project targets link PRIVATE,
+# so dependencies' headers (included as SYSTEM) are never held to them.
+add_library(kn_warnings INTERFACE)
+target_compile_options(kn_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
+  -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Woverloaded-virtual
+  -Wnull-dereference -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough
+  # Designated initializers leave fields at their defaults on purpose.
+  -Wno-missing-field-initializers)
+if(KN_WARNINGS_AS_ERRORS)
+  target_compile_options(kn_warnings INTERFACE -Werror)
+endif()
+
+add_library(kn_sanitizers INTERFACE)
+if(KN_SANITIZE)
+  target_compile_options(kn_sanitizers INTERFACE
+    -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_link_options(kn_sanitizers INTERFACE -fsanitize=address,undefined)
+endif()
+
+add_library(kn_options INTERFACE)
+target_link_libraries(kn_options INTERFACE kn_warnings kn_sanitizers)

@@ -1,0 +1,70 @@
+// Child processes for tests: the project's binaries and simulators run as real processes.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace kn::test {
+
+// A fresh temporary directory, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct Env {
+  std::map<std::string, std::string> set;  // added or replaced
+  std::vector<std::string> unset;          // removed from the inherited environment
+};
+
+class Process {
+ public:
+  // Starts argv[0] (a path) with the inherited environment changed by `env`; stdout and
+  // stderr go to the given files (empty: /dev/null).
+  Process(std::vector<std::string> argv, const Env& env, const std::filesystem::path& out = {},
+          const std::filesystem::path& err = {});
+  ~Process();  // SIGKILL if still running
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Exit code (128+signal when killed) once the process ended within `timeout`.
+  std::optional<int> wait_for(std::chrono::milliseconds timeout);
+  void signal(int sig) const;
+  bool running();
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  std::chrono::milliseconds elapsed{0};
+};
+
+// Runs to completion (killed after `timeout`, exit_code -1 then).
+RunResult run(std::vector<std::string> argv, const Env& env = {},
+              std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+std::string read_text(const std::filesystem::path& path);
+
+// Path of a binary the build made (build/bin/NAME).
+std::string binary(std::string_view name);
+
+}  // namespace kn::test
