@@ -1,6 +1,6 @@
 # Every dependency comes from Debian 12 packages (scripts/install-deps.sh).
 # Boost 1.81 is required for boost::system::result and Boost.URL.
-find_package(Boost 1.81 EXACT REQUIRED COMPONENTS system url)
+find_package(Boost 1.81.0 EXACT CONFIG REQUIRED COMPONENTS system url)
 find_package(CURL REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(yaml-cpp REQUIRED)

@@ -38,6 +38,7 @@ class Category final : public boost::system::error_category {
       case Errc::master_node_removed: return "node removed from the master";
       case Errc::master_conflict: return "newer connection for this node";
       case Errc::template_invalid: return "template cannot be rendered safely";
+      case Errc::systemd_failed: return "service manager request failed";
     }
     return "unknown error";
   }
@@ -75,7 +76,8 @@ int exit_code_for(Errc e) noexcept {
     case Errc::imds_bad_response:
     case Errc::docker_unavailable:
     case Errc::docker_reload_failed:
-    case Errc::master_unavailable: return exit_code::unavailable;
+    case Errc::master_unavailable:
+    case Errc::systemd_failed: return exit_code::unavailable;
   }
   return exit_code::software;
 }

@@ -39,6 +39,7 @@ enum class Errc {
   master_node_removed,    // close 4040
   master_conflict,        // close 4041
   template_invalid,       // unit template or values file cannot be rendered safely
+  systemd_failed,         // the service manager (D-Bus) refused or is unreachable
 };
 
 }  // namespace kn

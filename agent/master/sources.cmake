@@ -1,0 +1,2 @@
+# Master link sources beyond the RPC codec.
+target_sources(kn_master PRIVATE)

@@ -1,0 +1,33 @@
+// The systemd service manager over D-Bus (sd-bus), for the few calls this project makes:
+// daemon-reload after writing units, ReloadUnit docker.service (dockerd's ExecReload sends
+// SIGHUP), and starting or restarting units the way coreos-cloudinit's `command:` does.
+// https://www.freedesktop.org/software/systemd/man/org.freedesktop.systemd1.html
+#pragma once
+
+#include "core/error.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+namespace kn::systemd {
+
+class ServiceManager {
+ public:
+  virtual ~ServiceManager() = default;
+  virtual Status daemon_reload() = 0;                          // Manager.Reload
+  virtual Status reload_unit(std::string_view unit) = 0;       // Manager.ReloadUnit(unit, "replace")
+  virtual Status restart_unit(std::string_view unit) = 0;      // Manager.RestartUnit(unit, "replace")
+  virtual Status start_unit(std::string_view unit) = 0;        // Manager.StartUnit(unit, "replace")
+};
+
+// Connects to the system bus (sd_bus_open_system honours DBUS_SYSTEM_BUS_ADDRESS, which
+// tests point at a private bus). Errc::systemd_failed when there is no bus.
+Result<std::unique_ptr<ServiceManager>> connect_system_bus();
+
+// The systemd unit a process runs in (sd_pid_get_unit), empty when it runs outside one.
+std::optional<std::string> unit_of_pid(pid_t pid);
+
+}  // namespace kn::systemd

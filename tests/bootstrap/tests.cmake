@@ -1,0 +1,1 @@
+# Tests of the bootstrap area (kn_add_test(...) calls).

@@ -1,0 +1,1 @@
+# Tests of the docker area (kn_add_test(...) calls).

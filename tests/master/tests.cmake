@@ -1,0 +1,1 @@
+# Tests of the master area (kn_add_test(...) calls).
