@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
     flags.add_to(app, config::Scope::agent);
     cli::add_common(app, "kontena-agent", print_config);
     app.require_subcommand(0, 1);
+    bool settings_table = false;
+    app.add_flag("--print-settings-table", settings_table, "print the settings as the README's Markdown table")
+        ->group("");  // hidden: for maintainers regenerating the docs
 
     auto* labels = app.add_subcommand(
         "labels", "derive the node labels from EC2 instance metadata (IMDSv2) and print them; changes nothing");
@@ -31,6 +34,10 @@ int main(int argc, char** argv) {
     labels->fallthrough();
 
     if (auto code = cli::parse(app, argc, argv)) return *code;
+    if (settings_table) {
+      std::cout << config::markdown_table();
+      return exit_code::ok;
+    }
     auto settings = flags.load(config::Scope::agent);
     if (!settings) return cli::report(settings.error());
     log::setup("kontena-agent", log::parse_level(settings->get_or("log-level", "info")));

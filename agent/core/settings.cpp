@@ -80,6 +80,53 @@ constexpr std::array kOptions{
     OptionSpec{.key = "protocol-version", .flag = "--protocol-version", .env = "KONTENA_VERSION",
                .default_value = "1.5.4", .type = Type::string,
                .help = "Kontena-Version sent to the master; must match its major.minor", .scope = Scope::agent},
+    // kontena-bootstrap apply (DESIGN.md "Metadata env file and template variables").
+    OptionSpec{.key = "root", .flag = "--root", .env = "KONTENA_ROOT", .default_value = "/", .type = Type::path,
+               .help = "prefix for every file read and written (image builds, tests); not / skips daemon-reload "
+                       "and Docker reload", .scope = Scope::bootstrap},
+    OptionSpec{.key = "metadata-env", .flag = "--metadata-env", .env = "KONTENA_METADATA_ENV",
+               .default_value = "/run/kontena/metadata.env", .type = Type::path,
+               .help = "environment file written with the instance metadata (for EnvironmentFile=)",
+               .scope = Scope::bootstrap},
+    OptionSpec{.key = "metadata-compat", .flag = "--compat", .env = "KONTENA_METADATA_COMPAT",
+               .default_value = "none", .type = Type::choice,
+               .help = "also write afterburn (AFTERBURN_AWS_*) or Flatcar coreos-metadata (COREOS_EC2_*) names",
+               .choices = "none|afterburn|coreos|all", .scope = Scope::bootstrap},
+    OptionSpec{.key = "templates-dir", .flag = "--templates-dir", .env = "KONTENA_TEMPLATES_DIR",
+               .default_value = "/etc/kontena/templates", .type = Type::path,
+               .help = "unit templates (units and <unit>.d/*.conf drop-ins) rendered with $availability_zone etc.",
+               .scope = Scope::bootstrap},
+    OptionSpec{.key = "unit-dir", .flag = "--unit-dir", .env = "KONTENA_UNIT_DIR",
+               .default_value = "/run/systemd/system", .type = Type::path,
+               .help = "where rendered units go (runtime units: gone at reboot, rendered again at boot)",
+               .scope = Scope::bootstrap},
+    OptionSpec{.key = "start-units", .flag = "--start", .env = "KONTENA_START_UNITS", .type = Type::string,
+               .help = "units to start after the daemon-reload (space or comma separated)", .scope = Scope::bootstrap},
+    OptionSpec{.key = "restart-units", .flag = "--restart", .env = "KONTENA_RESTART_UNITS", .type = Type::string,
+               .help = "units to restart after the daemon-reload (space or comma separated)",
+               .scope = Scope::bootstrap},
+    // Master link timers (reference/kontena-protocol.md section 2 "Agent-side timers" and section 4).
+    OptionSpec{.key = "public-ip", .flag = "--public-ip", .env = "KONTENA_PUBLIC_IP", .type = Type::string,
+               .help = "PublicIp reported to the master (default: the instance's public IPv4 from IMDS)",
+               .scope = Scope::agent},
+    OptionSpec{.key = "private-ip", .flag = "--private-ip", .env = "KONTENA_PRIVATE_IP", .type = Type::string,
+               .help = "PrivateIp reported to the master (default: IMDS local-ipv4, else the first non-loopback IPv4)",
+               .scope = Scope::agent},
+    OptionSpec{.key = "ping-interval", .flag = "--ping-interval", .env = "KONTENA_PING_INTERVAL",
+               .default_value = "30s", .type = Type::duration, .help = "WebSocket ping to the master every this long",
+               .scope = Scope::agent},
+    OptionSpec{.key = "pong-timeout", .flag = "--pong-timeout", .env = "WEBSOCKET_TIMEOUT", .default_value = "5s",
+               .type = Type::duration, .help = "reconnect when a ping gets no pong within this long",
+               .scope = Scope::agent},
+    OptionSpec{.key = "update-interval", .flag = "--update-interval", .env = "KONTENA_UPDATE_INTERVAL",
+               .default_value = "60s", .type = Type::duration,
+               .help = "send /nodes/update (Docker info and labels) this often", .scope = Scope::agent},
+    OptionSpec{.key = "stats-interval", .flag = "--stats-interval", .env = "KONTENA_STATS_INTERVAL",
+               .default_value = "60s", .type = Type::duration, .help = "send /nodes/stats this often",
+               .scope = Scope::agent},
+    OptionSpec{.key = "reconnect-max-delay", .flag = "--reconnect-max-delay", .env = "KONTENA_RECONNECT_MAX_DELAY",
+               .default_value = "90s", .type = Type::duration,
+               .help = "cap of the jittered exponential reconnect backoff", .scope = Scope::agent},
 };
 
 std::string lower(std::string_view s) {
@@ -362,12 +409,12 @@ std::string Settings::describe(unsigned scope) const {
   return out.str();
 }
 
-std::string markdown_table(unsigned scope) {
+std::string markdown_table() {
   std::ostringstream out;
-  out << "| setting (file key) | flag | environment | default | meaning |\n";
-  out << "|---|---|---|---|---|\n";
+  out << "| setting (file key) | flag | environment | default | used by | meaning |\n";
+  out << "|---|---|---|---|---|---|\n";
   for (const auto& spec : kOptions) {
-    if ((spec.scope & scope) == 0) continue;
+    const std::string used_by = spec.scope == Scope::both ? "both" : spec.scope == Scope::agent ? "agent" : "bootstrap";
     auto code = [](std::string_view s) { return s.empty() ? std::string("—") : "`" + std::string(s) + "`"; };
     std::string env = code(spec.env);
     if (!spec.env_alias.empty()) env += " (or " + code(spec.env_alias) + ")";
@@ -377,7 +424,7 @@ std::string markdown_table(unsigned scope) {
     std::string escaped;
     for (char c : help) escaped += c == '|' ? std::string("\\|") : std::string(1, c);
     out << "| `" << spec.key << "` | " << (spec.flag.empty() ? std::string("— (no flag)") : code(spec.flag)) << " | "
-        << env << " | " << code(spec.default_value) << " | " << escaped << " |\n";
+        << env << " | " << code(spec.default_value) << " | " << used_by << " | " << escaped << " |\n";
   }
   return out.str();
 }

@@ -89,7 +89,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 // Validates one raw value against its spec; the message names `origin` and the fix.
 Status validate(const OptionSpec& spec, std::string_view value, std::string_view origin);
 
-// The README's settings table (Markdown) for the given scope.
-std::string markdown_table(unsigned scope);
+// The README's settings table (Markdown), every setting with the binaries that read it.
+std::string markdown_table();
 
 }  // namespace kn::config

@@ -36,6 +36,12 @@ std::optional<std::chrono::milliseconds> retry_after(const http::Response& r) {
 
 bool retryable_status(long status) { return status == 429 || status >= 500; }
 
+std::string format_seconds(std::chrono::milliseconds d) {
+  const auto ms = d.count();
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + " s";
+  return std::to_string(ms / 1000) + "." + std::to_string((ms % 1000) / 100) + " s";
+}
+
 std::string status_text(long status) { return "HTTP " + std::to_string(status); }
 
 }  // namespace
@@ -186,8 +192,7 @@ Result<std::optional<std::string>> Client::get(std::string_view path, Clock::tim
     if (clock_.now() >= deadline) {
       return fail(Errc::imds_unavailable, "failed to read " + std::string(path) + " from IMDS at " +
                                               options_.endpoint + " within " +
-                                              std::to_string(options_.deadline.count() / 1000) +
-                                              " s: " + last_cause + " (" + std::to_string(attempt) + " attempts)");
+                                              format_seconds(options_.deadline) + ": " + last_cause + " (" + std::to_string(attempt) + " attempts)");
     }
     auto retry_later = [&](std::string cause, std::optional<std::chrono::milliseconds> wait) {
       last_cause = std::move(cause);
@@ -213,6 +218,9 @@ Result<std::optional<std::string>> Client::get(std::string_view path, Clock::tim
     if (token) req.headers.emplace_back(kTokenHeader, *token);
     auto res = transport_.perform(req);
     if (!res) {
+      if (res.error().is(Errc::http_too_large)) {
+        return fail(Errc::imds_bad_response, "failed to read " + std::string(path) + ": " + res.error().message);
+      }
       retry_later(res.error().message, std::nullopt);
       continue;
     }
