@@ -73,6 +73,7 @@ import collections
 import datetime
 import ipaddress
 import json
+import math
 import os
 import re
 import secrets
@@ -317,8 +318,8 @@ def _check(value, kind, name):
         ok = type(value) is bool
     elif kind == "int":
         ok = type(value) is int and value >= 0
-    elif kind == "num":
-        ok = type(value) in (int, float) and value >= 0
+    elif kind == "num":   # NaN/inf/huge would break sleep() and date formatting
+        ok = type(value) in (int, float) and math.isfinite(value) and 0 <= value <= 1e9
     else:
         ok = value in kind
     if not ok:
@@ -376,12 +377,13 @@ class SimState:
         cfg = self.config
         segs = [s for s in urlsplit(raw_path).path.split("/") if s]
         token_path = len(segs) == 3 and segs[1:] == ["api", "token"]
-        # "If you turn off IMDS ... you receive a 403 Forbidden" for every request.
+        # With IMDS turned off every request is answered 403 Forbidden.
         # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html
         if cfg["mode"] == "disabled":
             return error_reply(403)
         # PUT response hop limit 1 seen from a container: the answer's IP TTL runs
         # out, so the client never gets anything (DataDog/datadog-agent#55269).
+        # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-v2-how-it-works.html
         if method == "PUT" and token_path and segs[0] == "latest" and cfg["hop_limit"]:
             return Reply(0, hang=True)
         if cfg["fail_429"] > 0:
@@ -390,13 +392,14 @@ class SimState:
         if cfg["fail_503"] > 0:
             cfg["fail_503"] -= 1
             return self._throttle(503)
-        # IMDS throttles per instance ("query rates are limited"); see the
-        # "Query throttling" section of instancedata-data-retrieval.html.
+        # IMDS throttles queries per instance; clients must back off and retry.
+        # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html
         if cfg["rate_limit"] and len(self.window) > cfg["rate_limit"]:
             return self._throttle(429)
         if token_path:
             if method == "PUT":
-                # "PUT requests to a versioned path ... are rejected with 403".
+                # Only /latest/api/token issues tokens; versioned token paths are 403
+                # by design (Afterburn's comment says the same).
                 return self._issue_token(headers, now) if segs[0] == "latest" else error_reply(403)
             if segs[0] == "latest":
                 return error_reply(405, {"Allow": "PUT"})
@@ -416,7 +419,8 @@ class SimState:
         return self._lookup(segs, now)
 
     def _issue_token(self, headers, now):
-        # "The PUT request is rejected if it contains an X-Forwarded-For header".
+        # Token PUTs carrying X-Forwarded-For are rejected (anti-proxy/SSRF measure):
+        # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-v2-how-it-works.html
         if headers.get("X-Forwarded-For") is not None:
             return error_reply(403)
         raw = headers.get(TTL_HEADER)
@@ -588,7 +592,7 @@ class SimState:
             if route == ("POST", "tags"):
                 tags = _object(body)
                 for key, value in tags.items():
-                    # "Tag keys ... can't contain spaces or /" when exposed in IMDS.
+                    # Tag keys exposed in IMDS may not contain spaces or '/' (Using_Tags.html).
                     if not key or " " in key or "/" in key or key in (".", "..") \
                             or not isinstance(value, str):
                         raise ControlError(400, f"bad tag {key!r}: keys without spaces or '/', "
@@ -726,6 +730,12 @@ class SimServer(ThreadingHTTPServer):
         self.sim, self.verbose = sim, verbose
         super().__init__((host, port), Handler, bind_and_activate=False)
 
+    def handle_error(self, request, client_address):
+        # A client hanging up mid-answer (timeouts are the point of several tests)
+        # is normal here; anything else still gets a traceback on stderr.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
     def server_bind(self):
         # HTTPServer.server_bind would call socket.getfqdn() (a resolver lookup);
         # this process must stay strictly local, so skip it.
@@ -861,7 +871,8 @@ def write_port_file(path, port):
     os.rename(tmp, path)   # atomic: readers never see a partial number
 
 
-def main(argv=None):
+def run(argv, servers, serving):
+    """Parse, load, bind, announce, (maybe) wait, then serve until a signal."""
     args = parse_args(argv)
     listeners = [(args.listen, args.port, args.port_file)]
     if args.ipv6_listen:
@@ -885,42 +896,49 @@ def main(argv=None):
         "transient_401": args.transient_401, "rate_limit": args.rate_limit,
         "scenario": args.scenario, "raw_fixture": args.raw_fixture, "tags": args.tags,
         "trailing_newline": args.trailing_newline, "user_data": not args.no_user_data})
+    for index, ((host, family), port, port_file) in enumerate(resolved):
+        server = SimServer(host, port, family, sim, args.verbose)
+        servers.append(server)
+        try:
+            server.server_bind()
+        except OSError as exc:
+            print(f"imds-sim: cannot bind {host}:{port}: {exc}", file=sys.stderr)
+            return 2
+        shown = f"[{host}]" if family == socket.AF_INET6 else host
+        line = f"imds-sim listening on http://{shown}:{server.server_port}"
+        # stdout carries exactly one line (the main listener); the optional second one
+        # is announced on stderr.
+        print(line, file=sys.stdout if index == 0 else sys.stderr, flush=True)
+        if port_file:
+            write_port_file(port_file, server.server_port)
+    if args.refuse_seconds > 0:
+        # Bound but not listening: the kernel answers SYNs with RST (ECONNREFUSED).
+        time.sleep(args.refuse_seconds)
+    for server in servers:
+        server.server_activate()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                         daemon=True).start()
+        serving.append(server)
+    while True:
+        time.sleep(3600)
 
+
+def main(argv=None):
+    # Handlers first, so a SIGTERM at any point after start-up is a clean exit 0.
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     servers, serving = [], []
     try:
-        for index, ((host, family), port, port_file) in enumerate(resolved):
-            server = SimServer(host, port, family, sim, args.verbose)
-            try:
-                server.server_bind()
-            except OSError as exc:
-                print(f"imds-sim: cannot bind {host}:{port}: {exc}", file=sys.stderr)
-                return 2
-            servers.append(server)
-            shown = f"[{host}]" if family == socket.AF_INET6 else host
-            line = f"imds-sim listening on http://{shown}:{server.server_port}"
-            print(line, file=sys.stdout if index == 0 else sys.stderr, flush=True)
-            if port_file:
-                write_port_file(port_file, server.server_port)
-        if args.refuse_seconds > 0:
-            # Bound but not listening: the kernel answers SYNs with RST (ECONNREFUSED).
-            time.sleep(args.refuse_seconds)
-        for server in servers:
-            server.server_activate()
-            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                             daemon=True).start()
-            serving.append(server)
-        while True:
-            time.sleep(3600)
+        return run(argv, servers, serving)
     except _Shutdown:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)   # one clean shutdown only
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for server in serving:
             server.shutdown()       # waits for serve_forever (<= poll_interval)
+        return 0
+    finally:
         for server in servers:
             server.server_close()   # handler threads are daemons: nothing to join
-        return 0
 
 
 if __name__ == "__main__":

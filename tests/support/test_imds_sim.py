@@ -84,6 +84,8 @@ class Sim:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = "timeout"
+        errors = self.proc.stderr.read()
+        check("no traceback on stderr", "Traceback" not in errors, errors[-2000:])
         self.proc.stdout.close()
         self.proc.stderr.close()
         for name in os.listdir(self.tmp):
@@ -207,6 +209,10 @@ def test_basics():
         started = time.monotonic()
         sim.get("/latest/meta-data/ami-id")
         check("latency", time.monotonic() - started >= 0.3)
+        try:   # a client that gives up mid-latency must not upset the server
+            sim.req("GET", "/latest/meta-data/ami-id", timeout=0.1)
+        except socket.timeout:
+            pass
         sim.ctl("POST", "config", {"latency_ms": 0, "trailing_newline": True})
         check("trailing newline", sim.get("/latest/meta-data/ami-id")[2] == "ami-0a887e401f7654935\n")
         sim.ctl("POST", "config", {"trailing_newline": False})
