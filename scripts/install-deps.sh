@@ -10,7 +10,7 @@ packages=(
   libboost1.81-dev libboost-system1.81-dev libboost-url1.81-dev
   libsystemd-dev systemd
   catch2 libcli11-dev
-  docker.io ignition
+  docker.io dbus ignition
   python3 iproute2 procps
 )
 

@@ -9,9 +9,22 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace kn::docker {
 
+// The socket path of a DOCKER_HOST value: "unix:///var/run/docker.sock" or a bare absolute
+// path. Errc::config_invalid for other schemes (tcp://, ssh://) and for paths longer than
+// a unix socket address holds (107 bytes).
+Result<std::string> socket_path_of(std::string_view docker_host);
+
+// The "Labels" array of a GET /info document ("key=value" strings, engine order).
+Result<std::vector<std::string>> labels_of_info(const nlohmann::json& info);
+
+// Not thread-safe (it uses the caller's transport); a thread that needs the engine makes its
+// own CurlTransport and EngineClient. Errors: Errc::docker_unavailable (not reachable, HTTP
+// error, API older than 1.24, malformed answer).
 class EngineClient {
  public:
   // docker_host: "unix:///var/run/docker.sock" (or a bare path). Errc::config_invalid for
@@ -20,7 +33,10 @@ class EngineClient {
 
   // GET /info: the whole document (ID, Name, Labels, ServerVersion, NCPU, MemTotal, ...).
   Result<nlohmann::json> info();
+  // GET /info "Labels".
+  Result<std::vector<std::string>> labels();
   const std::string& api_version() const { return api_version_; }
+  const std::string& socket_path() const { return socket_; }
 
  private:
   EngineClient(http::Transport& transport, std::string socket) : transport_(&transport), socket_(std::move(socket)) {}

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace kn::docker {
 
@@ -28,13 +29,22 @@ struct ApplyReport {
   bool file_changed = false;    // daemon.json was rewritten
   bool dockerd_running = false;
   bool reloaded = false;        // dockerd was told to reload
-  bool verified = false;        // GET /info shows exactly the wanted labels for the managed keys
+  bool verified = false;        // GET /info shows exactly the file's labels (managed and kept ones)
   std::string summary;          // one line for humans, e.g. "labels already applied"
+  std::filesystem::path file;   // the daemon.json read and maybe written (root applied)
+  std::vector<std::string> labels;  // its "labels" array after the merge
+  std::string reload_method;    // "SIGHUP to dockerd pid N" or "ReloadUnit docker.service (...)"; empty: none
+  std::chrono::milliseconds verify_wait{0};  // from reload to GET /info showing the labels
 };
 
+// Steps, in order, each only when needed: validate the labels; read and merge daemon.json;
+// refuse when dockerd gets --label flags (running command line or DOCKER_OPTS drop-ins);
+// write the file; (reload) compare GET /info with the file's labels, reload dockerd when they
+// differ (ReloadUnit docker.service under systemd, else SIGHUP) and poll GET /info until it
+// shows them. Blocking; callable from any thread (it makes its own transport).
 // Errors: Errc::docker_config_invalid (malformed daemon.json: file and parser position; dockerd
 // started with --label flags: the fix), Errc::label_invalid, Errc::file_io,
-// Errc::docker_unavailable, Errc::docker_reload_failed.
+// Errc::docker_unavailable, Errc::docker_reload_failed, Errc::systemd_failed (ReloadUnit refused).
 Result<ApplyReport> apply_labels(const LabelSet& labels, const ApplyOptions& options);
 
 }  // namespace kn::docker

@@ -1,2 +1,9 @@
 # Docker engine client and label application (owned by the Docker-labels work).
-target_sources(kn_agent PRIVATE)
+target_sources(kn_agent PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/engine_client.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/daemon_json.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/dockerd_flags.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/reloader.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/label_applier.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/label_keeper.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/apply_command.cpp)

@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,9 @@
 
 namespace kn::systemd {
 
+// One instance per thread (an sd-bus connection is not thread-safe). The unit methods queue a
+// job with mode "replace" and return once systemd reports it finished (JobRemoved), failing
+// with Errc::systemd_failed when the job's result is not "done" or it takes too long.
 class ServiceManager {
  public:
   virtual ~ServiceManager() = default;
@@ -26,6 +30,9 @@ class ServiceManager {
 // Connects to the system bus (sd_bus_open_system honours DBUS_SYSTEM_BUS_ADDRESS, which
 // tests point at a private bus). Errc::systemd_failed when there is no bus.
 Result<std::unique_ptr<ServiceManager>> connect_system_bus();
+// The same, with how long a unit job may take before the call gives up (default 90 s,
+// systemd's default start timeout).
+Result<std::unique_ptr<ServiceManager>> connect_system_bus(std::chrono::milliseconds job_timeout);
 
 // The systemd unit a process runs in (sd_pid_get_unit), empty when it runs outside one.
 std::optional<std::string> unit_of_pid(pid_t pid);

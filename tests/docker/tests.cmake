@@ -1,1 +1,9 @@
-# Tests of the docker area (kn_add_test(...) calls).
+# Tests of the docker area. The dockerd-backed cases start a real dockerd (Debian docker.io)
+# on a private socket; they are skipped with a warning when dockerd is missing or not root.
+kn_add_test(docker_tests
+  docker/daemon_json_test.cpp
+  docker/dockerd_flags_test.cpp
+  docker/engine_client_test.cpp
+  docker/label_applier_test.cpp
+  docker/label_apply_cli_test.cpp
+  docker/service_manager_test.cpp)

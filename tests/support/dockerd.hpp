@@ -1,0 +1,64 @@
+// A real dockerd (Debian docker.io) for tests: private socket, config file, data root, exec
+// root and pidfile in a fresh directory under /tmp (short: unix socket paths hold 107 bytes),
+// no bridge and no iptables changes, the vfs storage driver. It starts its own containerd.
+// The destructor stops both and removes the directory (unmounting what they left mounted).
+#pragma once
+
+#include "support/process.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kn::test {
+
+struct DockerdOptions {
+  // Initial daemon.json content. Tests that set it should keep kDockerdKeyPathSetting in it
+  // (see config_with_key_path) so dockerd does not write /etc/docker/key.json on the host.
+  std::optional<std::string> daemon_json;
+  std::vector<std::string> extra_args;  // e.g. {"--label", "team=x"}
+  bool wait_until_ready = true;
+};
+
+class Dockerd {
+ public:
+  explicit Dockerd(DockerdOptions options = {});
+  ~Dockerd();
+  Dockerd(const Dockerd&) = delete;
+  Dockerd& operator=(const Dockerd&) = delete;
+
+  // True when /usr/sbin/dockerd exists and we are root (tests fail otherwise, naming the fix).
+  static bool available();
+  // `doc` plus "deprecated-key-path" pointing into `dir` (dockerd 20.10 otherwise creates
+  // /etc/docker/key.json; the key has no flag, only this file setting).
+  static std::string config_with_key_path(nlohmann::ordered_json doc, const std::filesystem::path& dir);
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path socket() const { return dir_ / "d.sock"; }
+  std::string docker_host() const { return "unix://" + socket().string(); }
+  std::filesystem::path config_file() const { return dir_ / "daemon.json"; }
+  std::filesystem::path pidfile() const { return dir_ / "d.pid"; }
+  pid_t pid() const;
+  std::string log() const;
+  // GET /info through curl-over-unix-socket, for assertions independent of the code under test.
+  nlohmann::json info() const;
+  std::vector<std::string> labels() const;
+  // Time from exec to the first successful /_ping.
+  std::chrono::milliseconds start_time() const { return start_time_; }
+
+  // Environment for a child `kontena-agent` pointed at this dockerd.
+  Env env() const;
+
+ private:
+  void stop();
+  std::filesystem::path dir_;
+  std::unique_ptr<Process> process_;
+  std::chrono::milliseconds start_time_{0};
+};
+
+}  // namespace kn::test
