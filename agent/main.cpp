@@ -1,6 +1,9 @@
 // kontena-agent: the node agent. Thin: parsing and dispatch; the work is in the library.
 #include "app/cli.hpp"
+#include "app/doctor_command.hpp"
 #include "app/labels_command.hpp"
+#include "app/run_command.hpp"
+#include "docker/apply_command.hpp"
 #include "core/logging.hpp"
 
 #include <iostream>
@@ -32,6 +35,21 @@ int main(int argc, char** argv) {
                 {"text", app::LabelFormat::text}, {"env", app::LabelFormat::env}, {"json", app::LabelFormat::json}},
             CLI::ignore_case));
     labels->fallthrough();
+    bool apply_labels = false;
+    labels->add_flag("--apply", apply_labels,
+                     "also put the labels on the Docker engine: merge them into daemon.json, reload dockerd "
+                     "(no restart), verify with GET /info; prints one summary line");
+
+    auto* run = app.add_subcommand(
+        "run", "the daemon (also what kontena-agent does without a subcommand): labels from IMDS, Docker labels "
+               "ensured, connected to the Kontena master at KONTENA_URL; exits 0 on SIGTERM");
+    run->fallthrough();
+
+    auto* doctor = app.add_subcommand(
+        "doctor", "check IMDS (token, hop limit, placement), daemon.json, the Docker engine and its labels, and the "
+                  "master's URL, token and reachability; one line per check with the fix; changes nothing; "
+                  "exit 0 when all pass, 1 when any fails");
+    doctor->fallthrough();
 
     if (auto code = cli::parse(app, argc, argv)) return *code;
     if (settings_table) {
@@ -45,8 +63,10 @@ int main(int argc, char** argv) {
       std::cout << settings->describe(config::Scope::agent);
       return exit_code::ok;
     }
+    if (labels->parsed() && apply_labels) return docker::apply_labels_command(*settings);
     if (labels->parsed()) return app::labels_command(*settings, format);
-    std::cerr << app.help();
-    return exit_code::usage;
+    if (doctor->parsed()) return app::doctor_command(*settings);
+    (void)run;  // `run` or no subcommand at all: the daemon
+    return app::run_command(*settings);
   });
 }

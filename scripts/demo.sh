@@ -1,35 +1,167 @@
 #!/usr/bin/env bash
-# The README's main job on its embedded default: derive the node labels from the bundled
-# IMDS simulator on loopback (never the real 169.254.169.254).
+# The README's main job, on the embedded defaults: starts the IMDS simulator, the Kontena
+# master simulator and, where it can, a private dockerd; runs kontena-agent against them;
+# prints the node as the master sees it; stops everything cleanly.
+#
+# Loopback only: every simulator listens on 127.0.0.1 and the agent is pointed at them
+# (AWS_EC2_METADATA_SERVICE_ENDPOINT, KONTENA_URL, DOCKER_HOST). Nothing else is contacted.
+# Usage: scripts/demo.sh [BIN_DIR]   (default: build/bin)
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
-bin=build/bin
-[[ -x $bin/kontena-agent ]] || { echo "demo: build first: cmake --preset dev && cmake --build --preset dev" >&2; exit 1; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${1:-$root/build/bin}
+for b in kontena-agent kontena-master-sim; do
+  [[ -x $bin/$b ]] || { echo "demo: $bin/$b not found; build first: cmake --preset dev && cmake --build --preset dev" >&2; exit 1; }
+done
 
-workdir=$(mktemp -d /tmp/kn-demo.XXXXXX)
-pids=()
+work=$(mktemp -d /tmp/kn-demo-XXXXXX)
+imds_pid="" master_pid="" dockerd_pid="" agent_pid=""
+
+stop_pid() {  # stop_pid PID SECONDS: SIGTERM, then SIGKILL after SECONDS
+  local pid=$1 limit=$2
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < limit * 10; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  stop_pid "$agent_pid" 5
+  stop_pid "$master_pid" 5
+  local children=""
+  [[ -n $dockerd_pid ]] && children=$(pgrep -P "$dockerd_pid" 2>/dev/null || true)
+  stop_pid "$dockerd_pid" 20
+  for c in $children; do stop_pid "$c" 5; done  # containerd outlives dockerd for a moment
+  stop_pid "$imds_pid" 5
   wait 2>/dev/null || true
-  rm -rf "$workdir"
+  # vfs/containerd may leave mounts under the private data root.
+  grep -o " $work/[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done || true
+  rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work"; }
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-/usr/bin/python3 tests/support/imds_sim.py --listen 127.0.0.1 --port 0 --port-file "$workdir/imds.port" \
-  --mode required >"$workdir/imds.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [[ -s $workdir/imds.port ]] && break; sleep 0.05; done
-export AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$(cat "$workdir/imds.port")"
-export KONTENA_CONFIG=/dev/null
+wait_file() {  # wait_file PATH SECONDS
+  for ((i = 0; i < $2 * 10; i++)); do [[ -s $1 ]] && return 0; sleep 0.1; done
+  return 1
+}
 
-echo "== IMDS simulator (token required) at $AWS_EC2_METADATA_SERVICE_ENDPOINT"
-echo "== kontena-agent labels --format json"
-$bin/kontena-agent labels --format json
-echo "== requests IMDS saw"
-/usr/bin/python3 - "$AWS_EC2_METADATA_SERVICE_ENDPOINT" <<'PY'
+rest() { python3 - "$@" <<'PY'
 import json, sys, urllib.request
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-for r in json.load(opener.open(sys.argv[1] + "/_sim/requests")):
-    print(f"  {r['method']:4} {r['path']} -> {r['status']}{' (with token)' if r['token'] else ''}")
+with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+    print(json.dumps(json.load(r)))
 PY
+}
+
+echo "== 1. IMDS simulator (loopback)"
+python3 "$root/tests/support/imds_sim.py" --listen 127.0.0.1 --port 0 --port-file "$work/imds.port" --mode required \
+  >"$work/imds.log" 2>&1 &
+imds_pid=$!
+wait_file "$work/imds.port" 10 || { echo "demo: IMDS simulator did not start:" >&2; cat "$work/imds.log" >&2; exit 1; }
+imds="http://127.0.0.1:$(tr -d '\n' <"$work/imds.port")"
+echo "   $imds"
+
+echo "== 2. Kontena master simulator (loopback)"
+umask 077
+head -c 32 /dev/urandom | base64 | tr -d '\n=' >"$work/grid-token"
+umask 022
+"$bin/kontena-master-sim" --listen 127.0.0.1 --port 0 --port-file "$work/master.port" \
+  --grid demo --grid-token-file "$work/grid-token" >"$work/master.log" 2>&1 &
+master_pid=$!
+wait_file "$work/master.port" 10 || { echo "demo: master simulator did not start:" >&2; cat "$work/master.log" >&2; exit 1; }
+master="http://127.0.0.1:$(tr -d '\n' <"$work/master.port")"
+echo "   $master (grid demo)"
+
+echo "== 3. private dockerd"
+docker_sock="$work/docker.sock"
+docker_note=""
+if [[ $(id -u) -ne 0 ]]; then
+  docker_note="skipped: not root (dockerd needs root)"
+elif ! command -v dockerd >/dev/null; then
+  docker_note="skipped: dockerd not installed (Debian package docker.io)"
+else
+  mkdir -p "$work/docker"
+  printf '{"deprecated-key-path": "%s"}\n' "$work/docker/key.json" >"$work/docker/daemon.json"
+  dockerd --host="unix://$docker_sock" --config-file="$work/docker/daemon.json" \
+    --data-root="$work/docker/data" --exec-root="$work/docker/exec" --pidfile="$work/docker/docker.pid" \
+    --bridge=none --iptables=false --ip6tables=false --storage-driver=vfs >"$work/docker/log" 2>&1 &
+  dockerd_pid=$!
+  for ((i = 0; i < 600; i++)); do
+    curl -sf --unix-socket "$docker_sock" http://localhost/_ping >/dev/null 2>&1 && break
+    kill -0 "$dockerd_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if curl -sf --unix-socket "$docker_sock" http://localhost/_ping >/dev/null 2>&1; then
+    echo "   unix://$docker_sock"
+  else
+    docker_note="skipped: dockerd did not start here ($(tail -n 1 "$work/docker/log" 2>/dev/null | cut -c1-160))"
+    stop_pid "$dockerd_pid" 10
+    dockerd_pid=""
+  fi
+fi
+if [[ -n $docker_note ]]; then
+  echo "   Docker step $docker_note"
+  docker_config="$work/daemon.json"
+  docker_pidfile="$work/docker.pid"
+else
+  docker_config="$work/docker/daemon.json"
+  docker_pidfile="$work/docker/docker.pid"
+fi
+
+echo "== 4. kontena-agent run"
+start=$(date +%s%N)
+env -u KONTENA_TOKEN -u KONTENA_NODE_TOKEN -u KONTENA_NODE_TOKEN_FILE -u AWS_EC2_METADATA_DISABLED -u NOTIFY_SOCKET \
+  AWS_EC2_METADATA_SERVICE_ENDPOINT="$imds" KONTENA_CONFIG=/dev/null \
+  KONTENA_URL="$master" KONTENA_TOKEN_FILE="$work/grid-token" \
+  DOCKER_HOST="unix://$docker_sock" KONTENA_DOCKER_CONFIG="$docker_config" KONTENA_DOCKER_PIDFILE="$docker_pidfile" \
+  "$bin/kontena-agent" run >"$work/agent.log" 2>&1 &
+agent_pid=$!
+
+node=""
+for ((i = 0; i < 100; i++)); do
+  node=$(rest "$master/v1/grids/demo/nodes" | python3 -c '
+import json, sys
+nodes = [n for n in json.load(sys.stdin)["nodes"] if n["status"] == "online"]
+print(json.dumps(nodes[0]) if nodes else "")')
+  [[ -n $node ]] && break
+  kill -0 "$agent_pid" 2>/dev/null || break
+  sleep 0.1
+done
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [[ -z $node ]]; then
+  echo "demo: the node did not come online; agent log:" >&2
+  cat "$work/agent.log" >&2
+  exit 1
+fi
+
+echo "== 5. the node as the master sees it (online after ${elapsed_ms} ms)"
+python3 -c '
+import json, sys
+n = json.loads(sys.argv[1])
+print("   name:          ", n["name"])
+print("   status:        ", n["status"], "(connected)" if n["connected"] else "")
+print("   node id:       ", n["node_id"])
+print("   agent version: ", n["agent_version"])
+print("   labels:        ", " ".join(n["labels"]))
+info = n.get("info") or {}
+print("   docker:        ", info.get("ServerVersion", "(no dockerd: host facts)"), "/", info.get("OperatingSystem", "?"))
+' "$node"
+if [[ -z $docker_note ]]; then
+  echo "   engine labels:  $(curl -sf --unix-socket "$docker_sock" http://localhost/info | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["Labels"]))')"
+else
+  echo "   Docker step $docker_note"
+fi
+
+echo "== 6. stop (SIGTERM)"
+kill -TERM "$agent_pid"
+code=0
+wait "$agent_pid" || code=$?
+agent_pid=""
+name=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["name"])' "$node")
+after=$(rest "$master/v1/nodes/demo/$name")
+python3 -c '
+import json, sys
+n = json.loads(sys.argv[1])
+print("   agent exit code:", sys.argv[2], "| master: status", n["status"] + ", close code", n["close_code"])
+' "$after" "$code"
+echo "demo: done"

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libcurl4-openssl-dev libssl-dev openssl ca-certificates
+  libcurl4-openssl-dev libssl-dev openssl ca-certificates zlib1g-dev
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libboost1.81-dev libboost-system1.81-dev libboost-url1.81-dev
   libsystemd-dev systemd

@@ -51,6 +51,8 @@ class Client {
 
   Clock::time_point deadline_from_now() { return clock_.now() + options_.deadline; }
   const Options& options() const { return options_; }
+  // True once the client settled on token-less IMDSv1 (no tokens issued, or hop limit).
+  bool used_v1() const { return protocol_ == Protocol::v1; }
 
  private:
   enum class Protocol { unknown, v2, v1 };

@@ -1,5 +1,5 @@
 # Tests of the docker area. The dockerd-backed cases start a real dockerd (Debian docker.io)
-# on a private socket; they are skipped with a warning when dockerd is missing or not root.
+# on a private socket; they fail (never pass silently) when dockerd is missing or not root.
 kn_add_test(docker_tests
   docker/daemon_json_test.cpp
   docker/dockerd_flags_test.cpp

@@ -1,1 +1,19 @@
 # Tests of the master area (kn_add_test(...) calls).
+
+# The master link's state machine, handshake rules and collectors: no sockets.
+kn_add_test(master_session_tests
+  master/session_test.cpp
+  master/handshake_test.cpp
+  master/node_stats_test.cpp
+  master/token_test.cpp)
+target_link_libraries(master_session_tests PRIVATE kn_master)
+
+# kontena-agent against the master simulator (and the IMDS simulator), all on loopback.
+kn_add_test(master_link_tests master/link_test.cpp)
+target_link_libraries(master_link_tests PRIVATE kn_master)
+add_dependencies(master_link_tests kontena-agent kontena-master-sim)
+
+# The Kontena master simulator's own tests (tests/master_sim/).
+kn_add_test(master_sim_tests master/sim_test.cpp)
+target_link_libraries(master_sim_tests PRIVATE kn_master_sim)
+add_dependencies(master_sim_tests kontena-master-sim)

@@ -1,0 +1,190 @@
+#include "app/doctor_command.hpp"
+
+#include "app/node_labels.hpp"
+#include "app/run_command.hpp"
+#include "core/atomic_file.hpp"
+#include "docker/daemon_json.hpp"
+#include "docker/dockerd_flags.hpp"
+#include "docker/engine_client.hpp"
+#include "http/curl_transport.hpp"
+#include "master/handshake.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <algorithm>
+#include <iostream>
+
+namespace kn::app {
+namespace {
+
+class Report {
+ public:
+  void ok(std::string_view area, const std::string& text) { line("ok  ", area, text); }
+  void skip(std::string_view area, const std::string& text) { line("skip", area, text); }
+  void problem(std::string_view area, const std::string& text) {
+    ++problems_;
+    line("FAIL", area, text);
+  }
+  int exit_code() const { return problems_ == 0 ? exit_code::ok : exit_code::problems; }
+  int problems() const { return problems_; }
+
+ private:
+  static void line(std::string_view tag, std::string_view area, const std::string& text) {
+    std::cout << tag << "  " << area << ": " << text << '\n';
+  }
+  int problems_ = 0;
+};
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : " ") + i;
+  return out;
+}
+
+// IMDS: token, placement, and the identity document against placement (the 5th request
+// the boot path saves). Returns the labels when they could be derived.
+std::optional<LabelSet> check_imds(const config::Settings& settings, Report& report) {
+  auto label_opts = label_options(settings);
+  if (!label_opts) {
+    report.problem("labels", label_opts.error().message);
+    return std::nullopt;
+  }
+  if (settings.get_bool("imds-disabled")) {
+    report.skip("imds", "disabled by " + settings.setting("imds-disabled").origin + "; static labels only");
+    auto labels = derive_labels(nullptr, *label_opts);
+    if (labels) return *labels;
+    return std::nullopt;
+  }
+  auto options = imds_options(settings);
+  if (!options) {
+    report.problem("imds", options.error().message);
+    return std::nullopt;
+  }
+  http::CurlTransport transport;
+  SteadyClock clock;
+  imds::Client client(transport, clock, *options);
+  const auto deadline = client.deadline_from_now();
+  auto placement = imds::read_placement(client, {.addresses = true}, deadline);
+  if (!placement) {
+    report.problem("imds", placement.error().message);
+    return std::nullopt;
+  }
+  report.ok("imds", std::string(client.used_v1() ? "IMDSv1 (no token could be had)" : "IMDSv2 token") + " from " +
+                        options->endpoint);
+  if (client.used_v1()) {
+    report.problem("imds", "IMDSv1 only: a token-required instance would fail; see the warning above for the cause");
+  }
+  auto zone = client.get("meta-data/placement/availability-zone", deadline);
+  if (zone && *zone && **zone != placement->availability_zone) {
+    report.problem("imds", "identity document zone " + placement->availability_zone +
+                               " differs from placement/availability-zone " + **zone +
+                               "; the agent uses the identity document unless verify-placement is on");
+    placement->availability_zone = **zone;
+  }
+  auto labels = derive_labels(&*placement, *label_opts);
+  if (!labels) {
+    report.problem("labels", labels.error().message);
+    return std::nullopt;
+  }
+  report.ok("labels", joined(labels->strings()));
+  return *labels;
+}
+
+void check_docker(const config::Settings& settings, const std::optional<LabelSet>& labels, Report& report) {
+  const std::string config_path = settings.get_or("docker-config", "/etc/docker/daemon.json");
+  auto text = read_file(config_path);
+  if (!text) {
+    report.problem("docker", text.error().message);
+  } else if (auto in_file = docker::labels_in_config(*text ? std::optional<std::string_view>(**text) : std::nullopt,
+                                                     config_path);
+             !in_file) {
+    report.problem("docker", in_file.error().message);
+  } else {
+    report.ok("docker", config_path + (*text ? " parses" : " absent (it will be created)"));
+  }
+  if (auto flags = docker::label_flags_in_dropins("/"); !flags.empty()) {
+    report.problem("docker", docker::label_flag_conflict(flags, config_path).message);
+  }
+
+  http::CurlTransport transport;
+  auto engine = docker::EngineClient::connect(transport, settings.get_or("docker-host", ""));
+  if (!engine) {
+    report.problem("docker", engine.error().message);
+    return;
+  }
+  auto info = engine->info();
+  if (!info) {
+    report.problem("docker", info.error().message);
+    return;
+  }
+  report.ok("docker", "engine " + info->value("ServerVersion", std::string("?")) + ", API " + engine->api_version() +
+                          ", at " + engine->socket_path());
+  if (!labels) return;
+  auto engine_labels = docker::labels_of_info(*info);
+  if (!engine_labels) {
+    report.problem("docker", engine_labels.error().message);
+    return;
+  }
+  std::vector<std::string> missing;
+  for (const auto& l : labels->strings()) {
+    if (std::ranges::find(*engine_labels, l) == engine_labels->end()) missing.push_back(l);
+  }
+  if (missing.empty()) {
+    report.ok("docker", "engine carries every node label");
+  } else {
+    report.problem("docker", "engine lacks " + joined(missing) + "; fix: kontena-agent labels --apply");
+  }
+}
+
+void check_master(const config::Settings& settings, Report& report) {
+  auto url = settings.get("url");
+  if (!url) {
+    report.problem("master", "no master URL; set KONTENA_URL (e.g. https://master.example.com/)");
+    return;
+  }
+  auto endpoint = master::parse_master_url(*url);
+  if (!endpoint) {
+    report.problem("master", endpoint.error().message);
+    return;
+  }
+  if (auto token = resolve_token(settings); !token) {
+    report.problem("master", token.error().message);
+  } else {
+    report.ok("master", std::string(token->kind == master::TokenKind::node ? "node" : "grid") + " token from " +
+                            token->origin);
+  }
+  // Bounded: a black-holed address must not hang the doctor for the kernel's SYN timeout.
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::resolver resolver(ioc);
+  boost::asio::ip::tcp::socket socket(ioc);
+  boost::system::error_code ec = boost::asio::error::timed_out;
+  resolver.async_resolve(endpoint->host, endpoint->port, [&](boost::system::error_code rec, auto results) {
+    if (rec) {
+      ec = rec;
+      return;
+    }
+    boost::asio::async_connect(socket, results, [&](boost::system::error_code cec, const auto&) { ec = cec; });
+  });
+  ioc.run_for(std::chrono::seconds(5));
+  if (ec) {
+    report.problem("master", "failed to connect to " + endpoint->url + ": " + ec.message());
+    return;
+  }
+  report.ok("master", endpoint->url + " accepts connections (the token is checked when the agent connects)");
+}
+
+}  // namespace
+
+int doctor_command(const config::Settings& settings) {
+  Report report;
+  const auto labels = check_imds(settings, report);
+  check_docker(settings, labels, report);
+  check_master(settings, report);
+  std::cout << (report.problems() == 0 ? "no problems found" : std::to_string(report.problems()) + " problem(s) found")
+            << '\n';
+  return report.exit_code();
+}
+
+}  // namespace kn::app

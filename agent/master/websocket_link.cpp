@@ -1,0 +1,445 @@
+#include "master/websocket_link.hpp"
+
+#include "core/logging.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <deque>
+#include <random>
+
+namespace kn::master {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = boost::beast::websocket;
+namespace ssl = boost::asio::ssl;
+using asio::awaitable;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+bool is_ip_literal(const std::string& host) {
+  boost::system::error_code ec;
+  (void)asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+std::string rfc3339_now() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t tt = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  ::gmtime_r(&tt, &tm);
+  char buf[32];
+  const auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return {buf, n};
+}
+
+class ConnectionBase {
+ public:
+  virtual ~ConnectionBase() = default;
+  virtual void start() = 0;
+  virtual void send(rpc::Bytes frame) = 0;
+  virtual void ping() = 0;
+  virtual void close(std::uint16_t code, std::string reason) = 0;
+  virtual void abort() = 0;
+};
+
+}  // namespace
+
+class MasterLink::Impl {
+ public:
+  Impl(asio::io_context& ioc, asio::any_io_executor worker, LinkOptions options, SessionConfig session,
+       LinkHooks hooks)
+      : ioc_(ioc),
+        worker_(std::move(worker)),
+        options_(std::move(options)),
+        hooks_(std::move(hooks)),
+        rng_(std::random_device{}()),
+        session_(std::move(session), clock_, [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }) {
+    timers_.reserve(kTimerCount);
+    for (std::size_t i = 0; i < kTimerCount; ++i) timers_.emplace_back(ioc_);
+  }
+
+  Status configure_tls();
+  void feed(const Event& ev);
+  void report(unsigned gen, Event ev) {
+    if (gen != gen_) return;  // a connection that was replaced or aborted
+    feed(ev);
+  }
+
+  asio::io_context& ioc_;
+  asio::any_io_executor worker_;
+  LinkOptions options_;
+  LinkHooks hooks_;
+  SteadyClock clock_;
+  std::mt19937_64 rng_;
+  Session session_;
+  std::optional<ssl::context> tls_;  // only for wss: an OpenSSL context costs memory
+  std::vector<asio::steady_timer> timers_;
+  std::array<unsigned, kTimerCount> timer_seq_{};
+  std::shared_ptr<ConnectionBase> conn_;
+  unsigned gen_ = 0;
+  bool first_attempt_done_ = false;
+  bool collecting_info_ = false;
+  bool collecting_stats_ = false;
+
+ private:
+  void execute(Action& a);
+  void connect();
+};
+
+namespace {
+
+template <class Ws>
+class Connection final : public ConnectionBase, public std::enable_shared_from_this<Connection<Ws>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Ws, websocket::stream<beast::tcp_stream>>;
+
+  template <class... Args>
+  Connection(MasterLink::Impl& link, unsigned gen, Args&&... args)
+      : link_(link), gen_(gen), ws_(std::forward<Args>(args)...) {}
+
+  void start() override { asio::co_spawn(ws_.get_executor(), run(this->shared_from_this()), asio::detached); }
+
+  void send(rpc::Bytes frame) override { enqueue(Out{Out::frame, std::move(frame), 0, {}}); }
+  void ping() override { enqueue(Out{Out::ping, {}, 0, {}}); }
+  void close(std::uint16_t code, std::string reason) override {
+    enqueue(Out{Out::close, {}, code, std::move(reason)});
+  }
+  void abort() override {
+    aborted_ = true;
+    queue_.clear();
+    beast::error_code ec;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(ws_).close();
+  }
+
+ private:
+  struct Out {
+    enum Kind { frame, ping, close } kind;
+    rpc::Bytes data;
+    std::uint16_t code;
+    std::string reason;
+  };
+
+  void report(Event ev) {
+    if (!aborted_) link_.report(gen_, std::move(ev));
+  }
+
+  void enqueue(Out out) {
+    if (aborted_ || !open_) return;
+    queue_.push_back(std::move(out));
+    if (!writing_) {
+      writing_ = true;
+      asio::co_spawn(ws_.get_executor(), write_loop(this->shared_from_this()), asio::detached);
+    }
+  }
+
+  Failure connect_failure(std::string what) const {
+    return fail(Errc::master_unavailable,
+                "failed to connect to the master at " + link_.options_.endpoint.url + ": " + std::move(what));
+  }
+
+  awaitable<void> write_loop(std::shared_ptr<Connection> self) {
+    while (!queue_.empty() && !aborted_) {
+      Out out = std::move(queue_.front());
+      queue_.pop_front();
+      beast::error_code ec;
+      switch (out.kind) {
+        case Out::frame:
+          std::tie(ec, std::ignore) = co_await ws_.async_write(asio::buffer(out.data), kTuple);
+          break;
+        case Out::ping: {
+          // [k] websocket_client.rb: the ping payload is the current UTC time.
+          const auto now = rfc3339_now();
+          std::tie(ec) = co_await ws_.async_ping(websocket::ping_data(now.data(), now.size()), kTuple);
+          break;
+        }
+        case Out::close: {
+          websocket::close_reason reason;
+          reason.code = out.code;
+          reason.reason = beast::string_view(out.reason).substr(0, reason.reason.max_size());
+          std::tie(ec) = co_await ws_.async_close(reason, kTuple);
+          break;
+        }
+      }
+      if (ec) {
+        // The read loop sees the same failure and reports the close.
+        log::get("master")->debug("write failed: {}", ec.message());
+        queue_.clear();
+        break;
+      }
+    }
+    writing_ = false;
+    (void)self;
+  }
+
+  awaitable<void> run(std::shared_ptr<Connection> self) {
+    const auto& opts = link_.options_;
+    const auto& ep = opts.endpoint;
+    auto& lowest = beast::get_lowest_layer(ws_);
+    // Kontena-Connected-At is the time of this attempt, taken before dialling as the Kontena
+    // agent does ([k] websocket_client.rb connect!); the master measures its clock offset from it.
+    auto headers = upgrade_headers(opts.identity, std::chrono::system_clock::now());
+    tcp::resolver resolver(ws_.get_executor());
+    auto [rec, results] = co_await resolver.async_resolve(ep.host, ep.port, kTuple);
+    if (aborted_) co_return;
+    if (rec) {
+      report(event::ConnectFailed{connect_failure("cannot resolve " + ep.host + ": " + rec.message())});
+      co_return;
+    }
+    lowest.expires_after(opts.connect_timeout);
+    auto [cec, endpoint] = co_await lowest.async_connect(results, kTuple);
+    if (aborted_) co_return;
+    if (cec) {
+      const auto why = cec == beast::error::timeout ? std::string("connect timed out") : cec.message();
+      report(event::ConnectFailed{connect_failure(why)});
+      co_return;
+    }
+    (void)endpoint;
+    if constexpr (kTls) {
+      const std::string name = opts.tls.hostname.value_or(ep.host);
+      auto& stream = ws_.next_layer();
+      if (!is_ip_literal(name)) {
+        // SNI (RFC 6066 forbids IP literals here). SSL_set_tlsext_host_name is a macro with
+        // a C cast; this is its expansion.
+        ::SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                   const_cast<char*>(name.c_str()));
+      }
+      if (opts.tls.verify) stream.set_verify_callback(ssl::host_name_verification(name));
+      lowest.expires_after(opts.connect_timeout);
+      auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, kTuple);
+      if (aborted_) co_return;
+      if (hec) {
+        const long verify = ::SSL_get_verify_result(stream.native_handle());
+        if (opts.tls.verify && verify != X509_V_OK) {
+          report(event::ConnectFailed{connect_failure(
+              std::string("TLS certificate verification failed: ") + ::X509_verify_cert_error_string(verify) +
+              " for '" + name +
+              "'; set SSL_CERT_FILE to the CA bundle that signed the master's certificate, KONTENA_SSL_HOSTNAME "
+              "to the name in it, or KONTENA_SSL_VERIFY=false to skip verification")});
+        } else {
+          report(event::ConnectFailed{connect_failure("TLS handshake failed: " + hec.message())});
+        }
+        co_return;
+      }
+    }
+    lowest.expires_never();  // the WebSocket stream has its own timeouts from here on
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = std::chrono::duration_cast<std::chrono::steady_clock::duration>(opts.handshake_timeout);
+    timeouts.idle_timeout = websocket::stream_base::none();  // the session runs the keepalive
+    timeouts.keep_alive_pings = false;
+    ws_.set_option(timeouts);
+    ws_.set_option(websocket::stream_base::decorator([headers = std::move(headers)](websocket::request_type& req) {
+      req.set(beast::http::field::user_agent, "kontena-agent/" KN_VERSION);
+      for (const auto& [name, value] : headers) req.set(name, value);
+    }));
+    ws_.binary(true);
+    ws_.read_message_max(16U << 20U);
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::pong) report(event::Pong{});
+    });
+    websocket::response_type response;
+    auto [wec] = co_await ws_.async_handshake(response, ep.host_header, ep.target, kTuple);
+    if (aborted_) co_return;
+    if (wec) {
+      std::string why;
+      if (wec == websocket::error::upgrade_declined) {
+        why = "the master answered HTTP " + std::to_string(response.result_int()) +
+              " instead of upgrading (is KONTENA_URL the master's address?)";
+      } else if (wec == beast::error::timeout) {
+        why = "no WebSocket upgrade within the handshake timeout";
+      } else {
+        why = "WebSocket upgrade failed: " + wec.message();
+      }
+      report(event::ConnectFailed{connect_failure(why)});
+      co_return;
+    }
+    open_ = true;
+    report(event::Connected{});
+    beast::flat_buffer buffer;
+    for (;;) {
+      auto [ec, n] = co_await ws_.async_read(buffer, kTuple);
+      if (aborted_) co_return;
+      if (ec) {
+        open_ = false;
+        const auto& reason = ws_.reason();
+        if (ec == websocket::error::closed) {
+          report(event::Closed{static_cast<int>(reason.code), std::string(reason.reason.data(), reason.reason.size())});
+        } else {
+          log::get("master")->debug("read failed: {}", ec.message());
+          report(event::Closed{0, ec.message()});
+        }
+        co_return;
+      }
+      if (ws_.got_binary()) {
+        const auto data = buffer.cdata();
+        const auto* p = static_cast<const std::uint8_t*>(data.data());
+        report(event::Frame{rpc::Bytes(p, p + data.size())});
+      } else {
+        log::get("master")->warn("dropped a text frame from the master (the protocol uses binary frames)");
+      }
+      buffer.consume(n);
+    }
+    (void)self;
+  }
+
+  MasterLink::Impl& link_;
+  unsigned gen_;
+  Ws ws_;
+  bool aborted_ = false;
+  bool open_ = false;
+  bool writing_ = false;
+  std::deque<Out> queue_;
+};
+
+using PlainWs = websocket::stream<beast::tcp_stream>;
+using TlsWs = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+
+}  // namespace
+
+Status MasterLink::Impl::configure_tls() {
+  if (!options_.endpoint.tls) return {};
+  tls_.emplace(ssl::context::tls_client);
+  boost::system::error_code ec;
+  if (!options_.tls.verify) {
+    tls_->set_verify_mode(ssl::verify_none);
+    log::get("master")->warn("TLS certificate verification is off (KONTENA_SSL_VERIFY=false): anyone on the path "
+                             "to {} can impersonate the master and read the grid token",
+                             options_.endpoint.url);
+    return {};
+  }
+  tls_->set_verify_mode(ssl::verify_peer);
+  if (options_.tls.ca_file) {
+    tls_->load_verify_file(*options_.tls.ca_file, ec);
+    if (ec) {
+      return fail(Errc::config_invalid, "failed to load the CA bundle " + *options_.tls.ca_file + ": " +
+                                            ec.message() + " (fix SSL_CERT_FILE or --ssl-cert-file)");
+    }
+  } else {
+    tls_->set_default_verify_paths(ec);
+    if (ec) log::get("master")->warn("failed to load the system CA store: {}", ec.message());
+  }
+  return {};
+}
+
+void MasterLink::Impl::connect() {
+  ++gen_;
+  if (conn_) conn_->abort();
+  if (options_.endpoint.tls) {
+    auto c = std::make_shared<Connection<TlsWs>>(*this, gen_, ioc_, *tls_);
+    conn_ = c;
+  } else {
+    auto c = std::make_shared<Connection<PlainWs>>(*this, gen_, ioc_);
+    conn_ = c;
+  }
+  conn_->start();
+  if (!first_attempt_done_) {
+    first_attempt_done_ = true;
+    if (hooks_.on_first_attempt) hooks_.on_first_attempt();
+  }
+}
+
+void MasterLink::Impl::feed(const Event& ev) {
+  auto actions = session_.handle(ev);
+  for (auto& a : actions) execute(a);
+}
+
+void MasterLink::Impl::execute(Action& a) {
+  std::visit(
+      [this](auto& act) {
+        using T = std::decay_t<decltype(act)>;
+        if constexpr (std::is_same_v<T, action::Connect>) {
+          connect();
+        } else if constexpr (std::is_same_v<T, action::Send>) {
+          if (conn_) conn_->send(std::move(act.frame));
+        } else if constexpr (std::is_same_v<T, action::Ping>) {
+          if (conn_) conn_->ping();
+        } else if constexpr (std::is_same_v<T, action::Close>) {
+          if (conn_) conn_->close(act.code, act.reason);
+        } else if constexpr (std::is_same_v<T, action::Abort>) {
+          ++gen_;
+          if (conn_) conn_->abort();
+          conn_.reset();
+        } else if constexpr (std::is_same_v<T, action::StartTimer>) {
+          const auto i = static_cast<std::size_t>(act.timer);
+          const auto seq = ++timer_seq_[i];
+          timers_[i].expires_after(act.after);
+          timers_[i].async_wait([this, i, seq, id = act.timer](const boost::system::error_code& ec) {
+            if (ec || seq != timer_seq_[i]) return;
+            feed(event::TimerFired{id});
+          });
+        } else if constexpr (std::is_same_v<T, action::CancelTimer>) {
+          const auto i = static_cast<std::size_t>(act.timer);
+          ++timer_seq_[i];
+          timers_[i].cancel();
+        } else if constexpr (std::is_same_v<T, action::CollectNodeInfo>) {
+          if (collecting_info_ || !hooks_.collect_node_info) return;
+          collecting_info_ = true;
+          asio::post(worker_, [this] {
+            auto info = hooks_.collect_node_info();
+            asio::post(ioc_, [this, info = std::move(info)] {
+              collecting_info_ = false;
+              feed(event::NodeInfoCollected{info});
+            });
+          });
+        } else if constexpr (std::is_same_v<T, action::CollectStats>) {
+          if (collecting_stats_ || !hooks_.collect_stats) return;
+          collecting_stats_ = true;
+          asio::post(worker_, [this] {
+            auto stats = hooks_.collect_stats();
+            asio::post(ioc_, [this, stats = std::move(stats)] {
+              collecting_stats_ = false;
+              feed(event::StatsCollected{stats});
+            });
+          });
+        } else if constexpr (std::is_same_v<T, action::SetStatus>) {
+          if (hooks_.on_status) hooks_.on_status(act.text);
+        } else if constexpr (std::is_same_v<T, action::Exit>) {
+          ++gen_;
+          if (conn_) conn_->abort();
+          conn_.reset();
+          for (auto& t : timers_) t.cancel();
+          if (hooks_.on_exit) hooks_.on_exit(act);
+        }
+      },
+      a);
+}
+
+MasterLink::MasterLink(asio::io_context& ioc, asio::any_io_executor worker, LinkOptions options,
+                       SessionConfig session, LinkHooks hooks)
+    : impl_(std::make_unique<Impl>(ioc, std::move(worker), std::move(options), std::move(session),
+                                   std::move(hooks))) {}
+
+MasterLink::~MasterLink() {
+  if (impl_ && impl_->conn_) impl_->conn_->abort();
+}
+
+Status MasterLink::start() {
+  if (auto st = impl_->configure_tls(); !st) return st;
+  impl_->feed(event::Start{});
+  return {};
+}
+
+void MasterLink::stop() { impl_->feed(event::Stop{}); }
+
+void MasterLink::set_labels(std::vector<std::string> labels) { impl_->options_.identity.labels = std::move(labels); }
+
+const Session& MasterLink::session() const { return impl_->session_; }
+
+}  // namespace kn::master

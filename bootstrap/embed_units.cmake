@@ -1,0 +1,26 @@
+# Writes a C++ header holding the shipped unit files verbatim, so `kontena-bootstrap render`
+# embeds exactly the text packaging installs (one source of unit text).
+# Usage: cmake -DOUTPUT=<header> -DUNITS="<file>;<file>" -P embed_units.cmake
+set(body "// Generated from systemd/*.service by bootstrap/embed_units.cmake; do not edit.\n")
+string(APPEND body "#pragma once\n\n#include <array>\n#include <string_view>\n\nnamespace kn::bootstrap {\n\n")
+string(APPEND body "struct EmbeddedUnit {\n  std::string_view name;\n  std::string_view text;\n};\n\n")
+list(LENGTH UNITS count)
+string(APPEND body "inline constexpr std::array<EmbeddedUnit, ${count}> kShippedUnits{{\n")
+foreach(unit IN LISTS UNITS)
+  get_filename_component(name "${unit}" NAME)
+  file(READ "${unit}" text)
+  string(FIND "${text}" ")kn_unit\"" clash)
+  if(NOT clash EQUAL -1)
+    message(FATAL_ERROR "${unit} contains the raw-string delimiter )kn_unit\"")
+  endif()
+  string(APPEND body "    {\"${name}\", R\"kn_unit(${text})kn_unit\"},\n")
+endforeach()
+string(APPEND body "}};\n\n}  // namespace kn::bootstrap\n")
+# Only touch the header when the text changed, so dependants are not rebuilt for nothing.
+if(EXISTS "${OUTPUT}")
+  file(READ "${OUTPUT}" old)
+  if(old STREQUAL body)
+    return()
+  endif()
+endif()
+file(WRITE "${OUTPUT}" "${body}")

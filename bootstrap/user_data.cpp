@@ -1,0 +1,183 @@
+#include "bootstrap/user_data.hpp"
+
+#include "embedded_units.hpp"
+#include "bootstrap/unit_escape.hpp"
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+#include <zlib.h>
+
+#include <array>
+#include <cstdio>
+#include <stdexcept>
+
+namespace kn::bootstrap {
+namespace {
+
+std::string join_units(const Values& values, std::string_view command) {
+  std::string out;
+  for (const auto& t : values.templates) {
+    if (t.command == command) out += (out.empty() ? "" : " ") + t.name;
+  }
+  return out;
+}
+
+std::string agent_env(const Values& values) {
+  return "# Written by kontena-bootstrap render: the Kontena master and grid token for kontena-agent.\n"
+         "KONTENA_URL=" + quote_env_file_value(values.url) + "\n" +
+         "KONTENA_TOKEN=" + quote_env_file_value(values.token) + "\n";
+}
+
+// agent.yml: settings both binaries read (keys of the option table, see --print-config).
+std::string agent_yml(const Values& values) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  if (!values.labels.empty()) {
+    std::string joined;
+    for (const auto& l : values.labels.items()) joined += (joined.empty() ? "" : " ") + l.str();
+    out << YAML::Key << "node-labels" << YAML::Value << YAML::DoubleQuoted << joined;
+  }
+  if (values.ephemeral) out << YAML::Key << "ephemeral" << YAML::Value << (*values.ephemeral ? "true" : "false");
+  if (!values.compat.empty()) out << YAML::Key << "metadata-compat" << YAML::Value << values.compat;
+  if (auto start = join_units(values, "start"); !start.empty()) {
+    out << YAML::Key << "start-units" << YAML::Value << YAML::DoubleQuoted << start;
+  }
+  if (auto restart = join_units(values, "restart"); !restart.empty()) {
+    out << YAML::Key << "restart-units" << YAML::Value << YAML::DoubleQuoted << restart;
+  }
+  out << YAML::EndMap;
+  std::string body = out.size() > 0 && std::string_view(out.c_str()) != "{}" ? std::string(out.c_str()) + "\n" : "";
+  return "# Written by kontena-bootstrap render; settings as in `kontena-agent --print-config`.\n" + body;
+}
+
+}  // namespace
+
+Result<Payload> build_payload(const Values& values) {
+  Payload p;
+  p.files.push_back({std::string(kAgentEnvPath), agent_env(values), 0600});
+  p.files.push_back({std::string(kAgentConfigPath), agent_yml(values), 0644});
+  for (const auto& t : values.templates) {
+    p.files.push_back({std::string(kTemplatesPath) + "/" + t.name, t.text, 0644});
+  }
+  for (const auto& unit : kShippedUnits) p.units.push_back({std::string(unit.name), std::string(unit.text)});
+  return p;
+}
+
+std::string render_cloud_config(const Payload& payload) {
+  YAML::Emitter out;
+  out.SetIndent(2);
+  out << YAML::BeginMap;
+  out << YAML::Key << "write_files" << YAML::Value << YAML::BeginSeq;
+  for (const auto& f : payload.files) {
+    std::array<char, 8> mode{};
+    std::snprintf(mode.data(), mode.size(), "%04o", f.mode);
+    out << YAML::BeginMap;
+    out << YAML::Key << "path" << YAML::Value << f.path;
+    // A string, as coreos-cloudinit's validator wants (^0?[0-7]{3,4}$); a bare 0600 would be
+    // read as a number.
+    out << YAML::Key << "permissions" << YAML::Value << YAML::DoubleQuoted << std::string(mode.data());
+    out << YAML::Key << "owner" << YAML::Value << "root:root";
+    out << YAML::Key << "content" << YAML::Value << YAML::Literal << f.content;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  out << YAML::Key << "coreos" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "units" << YAML::Value << YAML::BeginSeq;
+  for (const auto& u : payload.units) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << u.name;
+    out << YAML::Key << "enable" << YAML::Value << true;
+    out << YAML::Key << "content" << YAML::Value << YAML::Literal << u.content;
+    out << YAML::Key << "command" << YAML::Value << "start";
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq << YAML::EndMap << YAML::EndMap;
+  return "#cloud-config\n" + std::string(out.c_str()) + "\n";
+}
+
+std::string data_url(std::string_view content) {
+  static constexpr std::string_view kHex = "0123456789ABCDEF";
+  std::string out = "data:,";
+  for (const char c : content) {
+    const auto u = static_cast<unsigned char>(c);
+    const bool keep = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || c == '-' ||
+                      c == '.' || c == '_' || c == '~' || c == '/' || c == ':' || c == '=' || c == ',' || c == '@';
+    if (keep) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4U];
+      out += kHex[u & 0x0fU];
+    }
+  }
+  return out;
+}
+
+std::string render_ignition(const Payload& payload) {
+  using nlohmann::ordered_json;
+  ordered_json files = ordered_json::array();
+  for (const auto& f : payload.files) {
+    files.push_back(ordered_json{{"path", f.path},
+                                 {"mode", f.mode},  // decimal in JSON: 0600 -> 384
+                                 {"overwrite", true},
+                                 {"contents", {{"source", data_url(f.content)}}}});
+  }
+  ordered_json units = ordered_json::array();
+  for (const auto& u : payload.units) {
+    units.push_back(ordered_json{{"name", u.name}, {"enabled", true}, {"contents", u.content}});
+  }
+  const ordered_json config{{"ignition", {{"version", "3.3.0"}}},
+                            {"storage", {{"files", files}}},
+                            {"systemd", {{"units", units}}}};
+  return config.dump() + "\n";
+}
+
+std::string gzip(std::string_view data) {
+  z_stream zs{};
+  // windowBits 15 + 16: a gzip header with mtime 0 and no file name.
+  if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw std::runtime_error("zlib deflateInit2 failed");
+  }
+  std::string out(deflateBound(&zs, static_cast<uLong>(data.size())) + 32, '\0');
+  // zlib's API takes non-const input; it never writes through next_in.
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&zs, Z_FINISH);
+  const auto written = zs.total_out;
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) throw std::runtime_error("zlib deflate did not finish");
+  out.resize(written);
+  return out;
+}
+
+Result<UserData> make_user_data(const Payload& payload, Format format) {
+  UserData ud;
+  if (format == Format::ignition) {
+    ud.bytes = render_ignition(payload);
+    ud.plain_size = ud.bytes.size();
+    if (ud.bytes.size() > kUserDataLimit) {
+      return fail(Errc::config_invalid,
+                  "failed to render Ignition user-data: " + std::to_string(ud.bytes.size()) +
+                      " bytes exceed EC2's 16384-byte user-data limit (Ignition does not read gzip'd user-data on "
+                      "AWS); host the rendered config on https:// or s3:// and pass as user-data a small config "
+                      "whose ignition.config.replace.source points at it, or shrink the templates");
+    }
+    return ud;
+  }
+  ud.bytes = render_cloud_config(payload);
+  ud.plain_size = ud.bytes.size();
+  if (ud.bytes.size() > kUserDataLimit) {
+    ud.bytes = gzip(ud.bytes);
+    ud.gzipped = true;
+    if (ud.bytes.size() > kUserDataLimit) {
+      return fail(Errc::config_invalid, "failed to render cloud-config user-data: " + std::to_string(ud.plain_size) +
+                                            " bytes, " + std::to_string(ud.bytes.size()) +
+                                            " gzip'd, exceed EC2's 16384-byte user-data limit; shrink the templates");
+    }
+  }
+  return ud;
+}
+
+}  // namespace kn::bootstrap

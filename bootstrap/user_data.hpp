@@ -1,0 +1,70 @@
+// EC2 user-data from render values: what to install (files and units) and its two
+// encodings, Container Linux cloud-config (coreos-cloudinit) and Ignition spec 3.3.0 JSON.
+//
+// Facts (shared/reference/docker-systemd-cloudconfig.md section 3):
+// - cloud-config: first line exactly "#cloud-config"; underscore keys only (Flatcar >= 3975.2.0
+//   ignores hyphenated ones such as drop-ins); write_files permissions are strings; gzip'd
+//   user-data is accepted.
+// - Ignition 3.3.0: file modes are decimal, contents are data: URLs (RFC 2397), unit names need
+//   a suffix; gzip'd user-data is not read on AWS, so an oversized config is refused.
+// - EC2 user-data is limited to 16 KB before base64:
+//   https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-add-user-data.html
+#pragma once
+
+#include "bootstrap/values_file.hpp"
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace kn::bootstrap {
+
+inline constexpr std::size_t kUserDataLimit = 16 * 1024;
+
+// Where the installed configuration lives on the instance (DESIGN.md).
+inline constexpr std::string_view kAgentEnvPath = "/etc/kontena/agent.env";
+inline constexpr std::string_view kAgentConfigPath = "/etc/kontena/agent.yml";
+inline constexpr std::string_view kTemplatesPath = "/etc/kontena/templates";
+
+struct PayloadFile {
+  std::string path;
+  std::string content;
+  unsigned mode = 0644;
+};
+
+struct PayloadUnit {
+  std::string name;
+  std::string content;
+};
+
+struct Payload {
+  std::vector<PayloadFile> files;
+  std::vector<PayloadUnit> units;  // enabled and started, in order
+};
+
+// agent.env (URL and token, 0600), agent.yml (labels, ephemeral, compat, start/restart units,
+// 0644), the templates (0644) and the shipped units, embedded verbatim.
+Result<Payload> build_payload(const Values& values);
+
+std::string render_cloud_config(const Payload& payload);
+std::string render_ignition(const Payload& payload);
+
+// RFC 2397 data URL with the text percent-encoded (unreserved characters and /:=,@ kept).
+std::string data_url(std::string_view content);
+
+// gzip (RFC 1952) with a zero timestamp, so the output is reproducible.
+std::string gzip(std::string_view data);
+
+enum class Format { cloud_config, ignition };
+
+struct UserData {
+  std::string bytes;
+  bool gzipped = false;
+  std::size_t plain_size = 0;
+};
+
+// Encodes and enforces the 16 KB limit: cloud-config is gzipped when over it; Ignition is
+// refused with the fix (Errc::config_invalid).
+Result<UserData> make_user_data(const Payload& payload, Format format);
+
+}  // namespace kn::bootstrap

@@ -1,0 +1,232 @@
+#include "bootstrap/values_file.hpp"
+
+#include "bootstrap/metadata_env.hpp"
+#include "bootstrap/template_renderer.hpp"
+#include "bootstrap/unit_escape.hpp"
+#include "bootstrap/unit_installer.hpp"
+#include "core/atomic_file.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+
+namespace kn::bootstrap {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::array<std::string_view, 7> kKeys{"url", "token", "token_file", "node_labels", "ephemeral", "compat",
+                                                "templates"};
+
+class Reader {
+ public:
+  explicit Reader(fs::path path) : path_(std::move(path)) {}
+
+  Failure error(std::string_view key, std::string_view why) const {
+    return fail(Errc::config_invalid, "failed to read values file " + path_.string() + ": " + std::string(key) + ": " +
+                                          std::string(why));
+  }
+
+  Result<std::string> scalar(const YAML::Node& node, std::string_view key) const {
+    if (!node.IsScalar()) return error(key, "must be a single value");
+    return node.Scalar();
+  }
+
+  fs::path resolve(const std::string& file) const {
+    const fs::path p(file);
+    return p.is_absolute() ? p : path_.parent_path() / p;
+  }
+
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Whether a template name is a unit or a drop-in of one (see unit_installer.hpp).
+bool valid_template_name(const std::string& name) {
+  const fs::path p(name);
+  if (name.empty() || p.is_absolute() || name.find("..") != std::string::npos) return false;
+  auto parts = std::distance(p.begin(), p.end());
+  if (parts == 1) return has_unit_suffix(name);
+  if (parts != 2) return false;
+  const std::string dir = p.begin()->string();
+  const std::string file = p.filename().string();
+  return dir.ends_with(".d") && has_unit_suffix(dir.substr(0, dir.size() - 2)) && file.ends_with(".conf") &&
+         file.size() > 5;
+}
+
+// A stand-in instance for checking templates at render time: every variable has a value,
+// so an unknown variable or a misplaced one fails here, off the instance, and not at boot.
+Result<InstanceMetadata> sample_metadata() {
+  Placement p{.region = "eu-central-1", .availability_zone = "eu-central-1a", .availability_zone_id = "euc1-az2",
+              .instance_id = "i-0123456789abcdef0", .instance_type = "t3.small", .lifecycle = "on-demand",
+              .private_ipv4 = "10.0.0.10", .public_ipv4 = "192.0.2.10"};
+  auto labels = LabelSet::parse(std::vector<std::string>{"az=a"});
+  if (!labels) return labels.error();
+  return InstanceMetadata::collect(&p, *labels);
+}
+
+}  // namespace
+
+Result<Values> load_values_file(const fs::path& path) {
+  const Reader reader(path);
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path.string());
+  } catch (const YAML::BadFile&) {
+    return fail(Errc::config_invalid, "failed to read values file " + path.string() + ": cannot open it");
+  } catch (const YAML::Exception& e) {
+    return fail(Errc::config_invalid, "failed to parse values file " + path.string() + ": line " +
+                                          std::to_string(e.mark.line + 1) + ", column " +
+                                          std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  if (!root.IsMap()) return reader.error("(top level)", "expected a mapping with url, token_file, ...");
+
+  Values v;
+  v.source = path;
+  for (const auto& entry : root) {
+    const auto key = entry.first.as<std::string>();
+    if (std::ranges::find(kKeys, key) == kKeys.end()) {
+      return reader.error(key, "unknown key (known: url, token, token_file, node_labels, ephemeral, compat, templates)");
+    }
+  }
+
+  // url
+  if (!root["url"]) return reader.error("url", "missing; set the Kontena master URL, e.g. https://master.example.com");
+  auto url = reader.scalar(root["url"], "url");
+  if (!url) return url.error();
+  if (!(url->starts_with("https://") || url->starts_with("http://") || url->starts_with("wss://") ||
+        url->starts_with("ws://")) ||
+      url->find_first_of(" \t\"'\\") != std::string::npos) {
+    return reader.error("url", "'" + *url + "' is not an http(s):// or ws(s):// URL");
+  }
+  if (auto st = check_representable("url", *url); !st) return reader.error("url", st.error().message);
+  v.url = *url;
+
+  // token or token_file; the token itself never appears in a message.
+  const bool has_token = static_cast<bool>(root["token"]);
+  const bool has_file = static_cast<bool>(root["token_file"]);
+  if (has_token == has_file) {
+    return reader.error("token", "set exactly one of token and token_file (a file keeps the token out of the values)");
+  }
+  if (has_token) {
+    if (!root["token"].IsScalar()) return reader.error("token", "must be a single value");
+    v.token = root["token"].Scalar();
+  } else {
+    auto file = reader.scalar(root["token_file"], "token_file");
+    if (!file) return file.error();
+    const auto token_path = reader.resolve(*file);
+    auto text = read_file(token_path);
+    if (!text) return reader.error("token_file", text.error().message);
+    if (!*text) return reader.error("token_file", "no such file " + token_path.string());
+    v.token = **text;
+    while (!v.token.empty() && (v.token.back() == '\n' || v.token.back() == '\r')) v.token.pop_back();
+  }
+  if (v.token.empty()) return reader.error(has_token ? "token" : "token_file", "the token is empty");
+  if (v.token.find_first_of(std::string_view("\n\r\0", 3)) != std::string::npos) {
+    return reader.error(has_token ? "token" : "token_file",
+                        "the token holds a line break or NUL byte, which agent.env cannot represent safely");
+  }
+
+  // node_labels
+  if (const auto node = root["node_labels"]) {
+    std::vector<std::string> items;
+    if (node.IsSequence()) {
+      for (const auto& item : node) {
+        if (!item.IsScalar()) return reader.error("node_labels", "items must be key=value strings");
+        items.push_back(item.Scalar());
+      }
+    } else if (node.IsScalar()) {
+      std::string current;
+      for (const char c : node.Scalar() + " ") {
+        if (c == ' ' || c == ',' || c == '\t') {
+          if (!current.empty()) items.push_back(std::move(current));
+          current.clear();
+        } else {
+          current += c;
+        }
+      }
+    } else {
+      return reader.error("node_labels", "expected a list of key=value or one string");
+    }
+    auto labels = LabelSet::parse(items);
+    if (!labels) return reader.error("node_labels", labels.error().message);
+    v.labels = std::move(*labels);
+  }
+
+  if (const auto node = root["ephemeral"]) {
+    auto text = reader.scalar(node, "ephemeral");
+    if (!text) return text.error();
+    if (*text == "true") {
+      v.ephemeral = true;
+    } else if (*text == "false") {
+      v.ephemeral = false;
+    } else {
+      return reader.error("ephemeral", "'" + *text + "' is not true or false");
+    }
+  }
+
+  if (const auto node = root["compat"]) {
+    auto text = reader.scalar(node, "compat");
+    if (!text) return text.error();
+    if (!parse_compat(*text)) return reader.error("compat", "'" + *text + "' is not one of none|afterburn|coreos|all");
+    v.compat = *text;
+  }
+
+  if (const auto node = root["templates"]) {
+    if (!node.IsSequence()) return reader.error("templates", "expected a list of {file, name, command}");
+    auto sample = sample_metadata();
+    if (!sample) return sample.error();
+    std::size_t index = 0;
+    for (const auto& item_value : node) {
+      const YAML::Node& item = item_value;
+      const std::string key = "templates[" + std::to_string(index++) + "]";
+      if (item.IsMap()) {
+        for (const auto& field : item) {
+          const auto field_name = field.first.as<std::string>();
+          if (field_name != "file" && field_name != "name" && field_name != "command") {
+            return reader.error(key + "." + field_name, "unknown key (known: file, name, command)");
+          }
+        }
+      } else if (!item.IsScalar()) {
+        return reader.error(key, "expected a file name or {file, name, command}");
+      }
+      const YAML::Node none;
+      const YAML::Node file_node = item.IsMap() ? item["file"] : item;
+      const YAML::Node name_node = item.IsMap() ? item["name"] : none;
+      const YAML::Node command_node = item.IsMap() ? item["command"] : none;
+      if (!file_node || !file_node.IsScalar()) return reader.error(key + ".file", "missing; name the template file");
+      TemplateFile t;
+      const auto file = reader.resolve(file_node.Scalar());
+      t.name = name_node && name_node.IsScalar() ? name_node.Scalar() : file.filename().string();
+      if (!valid_template_name(t.name)) {
+        return reader.error(key + ".name", "'" + t.name +
+                                               "' is neither a unit name (efs.mount, app.service) nor a drop-in "
+                                               "(<unit>.d/<name>.conf)");
+      }
+      if (command_node) {
+        if (!command_node.IsScalar() || (command_node.Scalar() != "start" && command_node.Scalar() != "restart")) {
+          return reader.error(key + ".command", "must be start or restart");
+        }
+        t.command = command_node.Scalar();
+        if (t.name.find('/') != std::string::npos) {
+          return reader.error(key + ".command", "a drop-in cannot be started; put the command on its unit");
+        }
+      }
+      auto text = read_file(file);
+      if (!text) return reader.error(key + ".file", text.error().message);
+      if (!*text) return reader.error(key + ".file", "no such file " + file.string());
+      t.text = std::move(**text);
+      // Render once with sample values: unknown variables fail now, not at boot.
+      if (auto rendered = render_unit_template(t.text, *sample, file.string()); !rendered) {
+        return Failure(Errc::template_invalid, rendered.error().message);
+      }
+      v.templates.push_back(std::move(t));
+    }
+  }
+  return v;
+}
+
+}  // namespace kn::bootstrap

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Memory of an idle, connected kontena-agent (DESIGN.md "Measuring memory"): RSS and
+# Private_Dirty from /proc/PID/smaps_rollup, read after the agent has been online for a while.
+# Loopback only: IMDS and master simulators on 127.0.0.1, Docker pointed at a socket that
+# does not exist (so the number is the agent's own, without a Docker client in flight).
+# Usage: scripts/bench-agent-memory.sh [BIN_DIR] [SECONDS_CONNECTED]   (defaults: build/bin, 5)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${1:-$root/build/bin}
+settle=${2:-5}
+work=$(mktemp -d /tmp/kn-bench-XXXXXX)
+pids=()
+cleanup() {
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_file() { for ((i = 0; i < $2 * 10; i++)); do [[ -s $1 ]] && return 0; sleep 0.1; done; return 1; }
+
+python3 "$root/tests/support/imds_sim.py" --listen 127.0.0.1 --port 0 --port-file "$work/imds.port" >/dev/null 2>&1 &
+pids+=($!)
+head -c 32 /dev/urandom | base64 | tr -d '\n=' >"$work/grid-token"
+"$bin/kontena-master-sim" --listen 127.0.0.1 --port 0 --port-file "$work/master.port" --grid bench \
+  --grid-token-file "$work/grid-token" >/dev/null 2>&1 &
+pids+=($!)
+wait_file "$work/imds.port" 10 && wait_file "$work/master.port" 10 || { echo "bench: simulators did not start" >&2; exit 1; }
+master="http://127.0.0.1:$(tr -d '\n' <"$work/master.port")"
+
+env -u KONTENA_TOKEN -u KONTENA_NODE_TOKEN -u NOTIFY_SOCKET -u AWS_EC2_METADATA_DISABLED \
+  AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$(tr -d '\n' <"$work/imds.port")" KONTENA_CONFIG=/dev/null \
+  KONTENA_URL="$master" KONTENA_TOKEN_FILE="$work/grid-token" KONTENA_NODE_NAME=bench-node \
+  DOCKER_HOST="unix://$work/no-docker.sock" KONTENA_DOCKER_CONFIG="$work/daemon.json" \
+  KONTENA_DOCKER_PIDFILE="$work/docker.pid" KONTENA_LOG_LEVEL=warn \
+  "$bin/kontena-agent" run >"$work/agent.log" 2>&1 &
+agent=$!
+pids+=("$agent")
+
+online=""
+for ((i = 0; i < 100; i++)); do
+  online=$(python3 -c '
+import json, sys, urllib.request
+n = json.load(urllib.request.urlopen(sys.argv[1] + "v1/nodes/bench/bench-node", timeout=5))
+print("yes" if n.get("status") == "online" else "")' "$master/" 2>/dev/null || true)
+  [[ -n $online ]] && break
+  sleep 0.1
+done
+[[ -n $online ]] || { echo "bench: agent did not come online" >&2; cat "$work/agent.log" >&2; exit 1; }
+sleep "$settle"
+kill -0 "$agent" || { echo "bench: agent exited" >&2; exit 1; }
+awk -v s="$settle" '
+  /^Rss:/ { rss = $2 } /^Private_Dirty:/ { pd = $2 } /^Private_Clean:/ { pc = $2 } /^Shared_Clean:/ { sc = $2 }
+  END { printf "idle connected kontena-agent after %ss online: RSS %.1f MiB, Private_Dirty %.1f MiB (Private_Clean %.1f MiB, Shared_Clean %.1f MiB); target Private_Dirty <= 8 MiB\n", s, rss/1024, pd/1024, pc/1024, sc/1024 }
+' "/proc/$agent/smaps_rollup"
+echo "threads: $(ls /proc/$agent/task | wc -l)"
