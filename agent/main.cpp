@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
         ->transform(CLI::CheckedTransformer(
             std::map<std::string, app::LabelFormat>{
                 {"text", app::LabelFormat::text}, {"env", app::LabelFormat::env}, {"json", app::LabelFormat::json}},
-            CLI::ignore_case));
+            CLI::ignore_case))
+        ->option_text("text|env|json");
     labels->fallthrough();
     bool apply_labels = false;
     labels->add_flag("--apply", apply_labels,

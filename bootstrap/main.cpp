@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
         ->transform(CLI::CheckedTransformer(
             std::map<std::string, bootstrap::MetadataFormat>{{"env", bootstrap::MetadataFormat::env},
                                                              {"json", bootstrap::MetadataFormat::json}},
-            CLI::ignore_case));
+            CLI::ignore_case))
+        ->option_text("env|json");
     metadata->fallthrough();
 
     auto* render = app.add_subcommand(
@@ -52,7 +53,8 @@ int main(int argc, char** argv) {
         ->transform(CLI::CheckedTransformer(
             std::map<std::string, bootstrap::Format>{{"cloud-config", bootstrap::Format::cloud_config},
                                                      {"ignition", bootstrap::Format::ignition}},
-            CLI::ignore_case));
+            CLI::ignore_case))
+        ->option_text("cloud-config|ignition");
     render->add_option("--output,-o", output, "write here (mode 0600: it holds the token) instead of stdout")
         ->type_name("<file>");
     render->fallthrough();

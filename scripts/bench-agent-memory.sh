@@ -48,10 +48,22 @@ print("yes" if n.get("status") == "online" else "")' "$master/" 2>/dev/null || t
   sleep 0.1
 done
 [[ -n $online ]] || { echo "bench: agent did not come online" >&2; cat "$work/agent.log" >&2; exit 1; }
+# Baseline, side by side: the same binary, started the same way but parked before the
+# master link (`labels` retrying a closed loopback IMDS port): shared libraries, allocator
+# and logging without the connection. The ratio is what the link costs on top.
+env -u NOTIFY_SOCKET AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:9 KONTENA_CONFIG=/dev/null \
+  KONTENA_IMDS_DEADLINE=600s KONTENA_LOG_LEVEL=warn "$bin/kontena-agent" labels >/dev/null 2>&1 &
+baseline=$!
+pids+=("$baseline")
 sleep "$settle"
 kill -0 "$agent" || { echo "bench: agent exited" >&2; exit 1; }
-awk -v s="$settle" '
-  /^Rss:/ { rss = $2 } /^Private_Dirty:/ { pd = $2 } /^Private_Clean:/ { pc = $2 } /^Shared_Clean:/ { sc = $2 }
-  END { printf "idle connected kontena-agent after %ss online: RSS %.1f MiB, Private_Dirty %.1f MiB (Private_Clean %.1f MiB, Shared_Clean %.1f MiB); target Private_Dirty <= 8 MiB\n", s, rss/1024, pd/1024, pc/1024, sc/1024 }
-' "/proc/$agent/smaps_rollup"
+kill -0 "$baseline" || { echo "bench: baseline exited" >&2; exit 1; }
+field() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/smaps_rollup"; }
+rss=$(field "$agent" Rss) pd=$(field "$agent" Private_Dirty)
+base_rss=$(field "$baseline" Rss) base_pd=$(field "$baseline" Private_Dirty)
+awk -v s="$settle" -v rss="$rss" -v pd="$pd" -v brss="$base_rss" -v bpd="$base_pd" 'BEGIN {
+  printf "idle connected kontena-agent after %ss online: RSS %.1f MiB, Private_Dirty %.1f MiB\n", s, rss/1024, pd/1024
+  printf "baseline (same binary waiting for IMDS):     RSS %.1f MiB, Private_Dirty %.1f MiB\n", brss/1024, bpd/1024
+  printf "ratio connected/baseline: RSS %.2f, Private_Dirty %.2f; target: connected Private_Dirty <= 8 MiB\n", rss/brss, pd/bpd
+}'
 echo "threads: $(ls /proc/$agent/task | wc -l)"

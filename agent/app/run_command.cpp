@@ -4,6 +4,7 @@
 #include "app/node_labels.hpp"
 #include "core/atomic_file.hpp"
 #include "core/logging.hpp"
+#include "docker/apply_command.hpp"
 #include "docker/engine_client.hpp"
 #include "docker/label_applier.hpp"
 #include "http/curl_transport.hpp"
@@ -132,11 +133,7 @@ int run_command(const config::Settings& settings) {
 
   // 3. Docker: labels in place, then the engine's ID and Name. A Docker that cannot be
   // reached is reported; the agent still joins the master with the derived labels.
-  docker::ApplyOptions apply;
-  apply.daemon_json = settings.get_or("docker-config", "/etc/docker/daemon.json");
-  apply.docker_host = settings.get_or("docker-host", "unix:///var/run/docker.sock");
-  apply.pidfile = settings.get_or("docker-pidfile", "/var/run/docker.pid");
-  apply.verify_deadline = settings.get_duration("docker-reload-timeout");
+  const auto apply = docker::apply_options(settings);
   if (auto applied = docker::apply_labels(identity->labels, apply)) {
     log::get("docker")->info("docker labels: {}", applied->summary);
   } else {

@@ -86,23 +86,25 @@ class TestAgent {
     return it == response_headers_.end() ? std::string() : it->second;
   }
 
+  // The next frame or close within `timeout`. On timeout the read stays pending (its state
+  // lives in members) and the next call resumes it: cancelling a Beast read that is in the
+  // middle of answering a ping can leave the stream waiting forever.
   Event next(std::chrono::milliseconds timeout = 5s) {
     Event ev;
-    beast::flat_buffer buffer;
-    bool done = false;
-    beast::error_code ec;
-    ws_.async_read(buffer, [&](beast::error_code e, std::size_t) {
-      ec = e;
-      done = true;
-    });
+    if (!reading_) {
+      reading_ = true;
+      read_done_ = false;
+      buffer_.clear();
+      ws_.async_read(buffer_, [this](beast::error_code e, std::size_t) {
+        read_ec_ = e;
+        read_done_ = true;
+      });
+    }
     io_.restart();
     io_.run_for(timeout);
-    if (!done) {
-      beast::get_lowest_layer(ws_).cancel();
-      io_.restart();
-      io_.run();
-      return ev;  // timeout; the stream is not read again
-    }
+    if (!read_done_) return ev;  // timeout
+    reading_ = false;
+    const auto ec = read_ec_;
     if (ec) {
       ev.kind = Event::Kind::closed;
       ev.close_code = ec == websocket::error::closed ? ws_.reason().code : 1006;
@@ -110,7 +112,7 @@ class TestAgent {
       return ev;
     }
     ev.kind = Event::Kind::message;
-    const auto data = buffer.cdata();
+    const auto data = buffer_.cdata();
     auto decoded = kn::rpc::decode(static_cast<const std::uint8_t*>(data.data()), data.size());
     REQUIRE(decoded);
     ev.message = *decoded;
@@ -196,6 +198,10 @@ class TestAgent {
 
   asio::io_context io_;
   websocket::stream<NextLayer> ws_;
+  beast::flat_buffer buffer_;
+  bool reading_ = false;
+  bool read_done_ = false;
+  beast::error_code read_ec_;
   int status_ = 0;
   std::map<std::string, std::string> response_headers_;
 };
