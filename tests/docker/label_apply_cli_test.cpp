@@ -16,16 +16,11 @@ using kn::test::binary;
 using kn::test::Dockerd;
 using kn::test::Env;
 using kn::test::ImdsSim;
+using kn::test::merge;
 using kn::test::read_text;
 using kn::test::run;
 
 namespace {
-
-Env merge(Env a, const Env& b) {
-  for (const auto& [k, v] : b.set) a.set[k] = v;
-  a.unset.insert(a.unset.end(), b.unset.begin(), b.unset.end());
-  return a;
-}
 
 // The labels `kontena-agent labels` derives from the simulator, as "key=value" lines.
 std::set<std::string> derived_labels(const Env& env) {

@@ -10,12 +10,6 @@ using namespace kn::test;
 
 namespace {
 
-Env merge(Env a, const Env& b) {
-  for (const auto& [k, v] : b.set) a.set[k] = v;
-  a.unset.insert(a.unset.end(), b.unset.begin(), b.unset.end());
-  return a;
-}
-
 bool mentions_secret(const RunResult& r, const std::string& secret) {
   return r.out.find(secret) != std::string::npos || r.err.find(secret) != std::string::npos;
 }

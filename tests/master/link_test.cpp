@@ -25,17 +25,6 @@ namespace {
 
 constexpr auto kNode = "node-test";
 
-Env merge(Env a, const Env& b) {
-  for (const auto& [k, v] : b.set) a.set[k] = v;
-  for (const auto& n : b.unset) {
-    if (!b.set.contains(n)) {
-      a.set.erase(n);
-      a.unset.push_back(n);
-    }
-  }
-  return a;
-}
-
 // One kontena-agent process with its simulators' environment.
 struct Agent {
   TempDir dir;

@@ -2,6 +2,7 @@
 // simulator, on loopback) with distinct node ids, answers pings and requests (501), sends
 // one /nodes/update each, holds them for a while, and prints how many were accepted and
 // online. Plain ws:// only; loopback only.
+#include "master/handshake.hpp"
 #include "master/msgpack_rpc.hpp"
 
 #include "core/atomic_file.hpp"
@@ -33,20 +34,6 @@ namespace websocket = beast::websocket;
 using asio::awaitable;
 using asio::ip::tcp;
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
-
-std::string kontena_now() {
-  using namespace std::chrono;
-  const auto t = time_point_cast<nanoseconds>(system_clock::now());
-  const auto day = floor<days>(t);
-  const year_month_day ymd{day};
-  const hh_mm_ss<nanoseconds> tod{t - day};
-  char out[48];
-  std::snprintf(out, sizeof out, "%04d-%02u-%02u %02ld:%02ld:%02ld.%09ldZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<long>(tod.hours().count()), static_cast<long>(tod.minutes().count()),
-                static_cast<long>(tod.seconds().count()), static_cast<long>(tod.subseconds().count()));
-  return out;
-}
 
 struct Totals {
   int started = 0;
@@ -101,7 +88,7 @@ awaitable<void> agent(const Config& cfg, int index, Totals& totals, asio::steady
     req.set("Kontena-Node-Name", name);
     req.set("Kontena-Version", cfg.version);
     req.set("Kontena-Node-Labels", "load=true");
-    req.set("Kontena-Connected-At", kontena_now());
+    req.set("Kontena-Connected-At", kn::master::format_connected_at(std::chrono::system_clock::now()));
     const int g = index % cfg.grids;
     req.set("Kontena-Grid-Token", g == 0 ? cfg.token : cfg.token + "-" + std::to_string(g + 1));
   }));

@@ -117,4 +117,17 @@ RunResult run(std::vector<std::string> argv, const Env& env, std::chrono::millis
 
 std::string binary(std::string_view name) { return std::string(KN_BIN_DIR) + "/" + std::string(name); }
 
+Env merge(Env base, const Env& over) {
+  for (const auto& [k, v] : over.set) {
+    base.set[k] = v;
+    std::erase(base.unset, k);
+  }
+  for (const auto& name : over.unset) {
+    if (over.set.contains(name)) continue;
+    base.set.erase(name);
+    base.unset.push_back(name);
+  }
+  return base;
+}
+
 }  // namespace kn::test

@@ -30,6 +30,10 @@ struct Env {
   std::vector<std::string> unset;          // removed from the inherited environment
 };
 
+// `over` applied on top of `base` (e.g. the IMDS simulator's and dockerd's environments):
+// its settings win, and what it unsets is unset unless it also sets it.
+Env merge(Env base, const Env& over);
+
 class Process {
  public:
   // Starts argv[0] (a path) with the inherited environment changed by `env`; stdout and
