@@ -29,7 +29,10 @@ constexpr std::array kItems{
     ItemSpec{"lifecycle", "KONTENA_AWS_LIFECYCLE", "", ""},
     ItemSpec{"private_ipv4", "KONTENA_AWS_IPV4_LOCAL", "AFTERBURN_AWS_IPV4_LOCAL", "COREOS_EC2_IPV4_LOCAL"},
     ItemSpec{"public_ipv4", "KONTENA_AWS_IPV4_PUBLIC", "AFTERBURN_AWS_IPV4_PUBLIC", "COREOS_EC2_IPV4_PUBLIC"},
-    ItemSpec{"node_labels", "KONTENA_NODE_LABELS", "", ""},
+    // Not KONTENA_NODE_LABELS (DESIGN.md's name): that is the agent's extra-labels setting, and
+    // kontena-agent.service loads this file, so the boot-time set would pin the agent's labels
+    // until the next boot even after agent.yml changes.
+    ItemSpec{"node_labels", "KONTENA_LABELS", "", ""},
 };
 
 }  // namespace

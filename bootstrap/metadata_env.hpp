@@ -32,7 +32,7 @@ struct MetadataItem {
 class InstanceMetadata {
  public:
   // `placement` is null when IMDS is disabled by configuration: placement items are empty and
-  // only KONTENA_NODE_LABELS carries data. Refuses (Errc::template_invalid, naming the item) a
+  // only KONTENA_LABELS carries data. Refuses (Errc::template_invalid, naming the item) a
   // value holding a newline, carriage return or NUL.
   static Result<InstanceMetadata> collect(const Placement* placement, const LabelSet& labels);
 

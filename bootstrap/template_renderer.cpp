@@ -13,8 +13,9 @@ enum class Destination { generic, list, exec, forbidden };
 
 // Keys whose values systemd splits into words with C unquoting (systemd.syntax(7) "Quoting").
 // Exec keys also expand $VAR (systemd.service(5) "Command lines").
-constexpr std::array<std::string_view, 7> kExecKeys{"ExecStart",     "ExecStartPre", "ExecStartPost", "ExecStop",
-                                                    "ExecStopPost",  "ExecReload",   "ExecCondition"};
+// ExecStopPre exists in socket units (systemd.socket(5)).
+constexpr std::array<std::string_view, 8> kExecKeys{"ExecStart",   "ExecStartPre", "ExecStartPost", "ExecStop",
+                                                    "ExecStopPre", "ExecStopPost", "ExecReload",    "ExecCondition"};
 constexpr std::array<std::string_view, 3> kListKeys{"Environment", "PassEnvironment", "UnsetEnvironment"};
 
 Destination destination_of(std::string_view key) {
@@ -129,15 +130,18 @@ Result<std::string> render_unit_template(std::string_view text, const InstanceMe
     ++line_no;
 
     const std::string_view stripped = trim(line);
+    // systemd skips comment lines before it joins continued lines (conf-parser.c), so a comment
+    // neither ends nor starts a continuation.
+    const bool comment = !stripped.empty() && (stripped.front() == '#' || stripped.front() == ';');
     std::string rendered;
     Destination dest = Destination::generic;
-    if (continuing) {
-      dest = continued;
-      auto r = renderer.substitute(line, dest, line_no);
+    if (comment || (!continuing && stripped.empty())) {
+      auto r = renderer.substitute(line, Destination::generic, line_no);
       if (!r) return r.error();
       rendered = std::move(*r);
-    } else if (stripped.empty() || stripped.front() == '#' || stripped.front() == ';') {
-      auto r = renderer.substitute(line, Destination::generic, line_no);
+    } else if (continuing) {
+      dest = continued;
+      auto r = renderer.substitute(line, dest, line_no);
       if (!r) return r.error();
       rendered = std::move(*r);
     } else if (stripped.front() == '[') {
@@ -159,10 +163,9 @@ Result<std::string> render_unit_template(std::string_view text, const InstanceMe
     }
     out += rendered;
     if (nl != std::string_view::npos) out += '\n';
-    // A line ending in a backslash continues on the next line (systemd.syntax(7)); comments
-    // do not carry a key, so what follows them is read afresh.
-    const bool comment = !continuing && !stripped.empty() && (stripped.front() == '#' || stripped.front() == ';');
-    continuing = !comment && stripped.ends_with('\\');
+    if (comment) continue;
+    // A line ending in a backslash continues on the next line (systemd.syntax(7)).
+    continuing = stripped.ends_with('\\');
     if (!continuing) dest = Destination::generic;
     continued = dest;
   }

@@ -124,13 +124,18 @@ Result<std::vector<std::string>> activate(systemd::ServiceManager* manager, cons
     done.emplace_back("daemon-reload");
   }
   for (const auto& unit : activation.start) {
-    if (auto st = manager->start_unit(unit); !st) return std::move(st).error().context("failed to start " + unit);
-    done.push_back("started " + unit);
+    // Queued, not awaited: see systemd::JobWait (kontena-bootstrap.service runs Before=docker).
+    if (auto st = manager->start_unit(unit, systemd::JobWait::queued); !st) {
+      return std::move(st).error().context("failed to start " + unit);
+    }
+    done.push_back("queued start of " + unit);
   }
   if (report.any_changed()) {
     for (const auto& unit : activation.restart) {
-      if (auto st = manager->restart_unit(unit); !st) return std::move(st).error().context("failed to restart " + unit);
-      done.push_back("restarted " + unit);
+      if (auto st = manager->restart_unit(unit, systemd::JobWait::queued); !st) {
+        return std::move(st).error().context("failed to restart " + unit);
+      }
+      done.push_back("queued restart of " + unit);
     }
   }
   return done;

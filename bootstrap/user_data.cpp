@@ -50,6 +50,38 @@ std::string agent_yml(const Values& values) {
   return "# Written by kontena-bootstrap render; settings as in `kontena-agent --print-config`.\n" + body;
 }
 
+// A YAML literal block (|) keeps the text readable, but it cannot carry every text: the first
+// line sets the block's indentation (so it must not start with a space), "clip" chomping keeps
+// exactly one final newline, and control characters need escapes (YAML 1.2 section 8.1.1).
+// Any other text goes in as a double-quoted scalar, which represents every string.
+bool literal_block_safe(std::string_view text) {
+  if (text.empty() || !text.ends_with('\n') || text.ends_with("\n\n")) return false;
+  if (text.front() == ' ' || text.front() == '\t' || text.front() == '\n') return false;
+  bool line_start = true;
+  bool blank_so_far = true;  // the current line holds only spaces or tabs so far
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      if (!line_start && blank_so_far) return false;  // a whitespace-only line
+      line_start = true;
+      blank_so_far = true;
+      continue;
+    }
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+    line_start = false;
+    if (c != ' ' && c != '\t') blank_so_far = false;
+  }
+  return true;
+}
+
+void emit_text(YAML::Emitter& out, const std::string& text) {
+  if (literal_block_safe(text)) {
+    out << YAML::Literal << text;
+  } else {
+    out << YAML::DoubleQuoted << text;
+  }
+}
+
 }  // namespace
 
 Result<Payload> build_payload(const Values& values) {
@@ -77,7 +109,8 @@ std::string render_cloud_config(const Payload& payload) {
     // read as a number.
     out << YAML::Key << "permissions" << YAML::Value << YAML::DoubleQuoted << std::string(mode.data());
     out << YAML::Key << "owner" << YAML::Value << "root:root";
-    out << YAML::Key << "content" << YAML::Value << YAML::Literal << f.content;
+    out << YAML::Key << "content" << YAML::Value;
+    emit_text(out, f.content);
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
@@ -87,7 +120,8 @@ std::string render_cloud_config(const Payload& payload) {
     out << YAML::BeginMap;
     out << YAML::Key << "name" << YAML::Value << u.name;
     out << YAML::Key << "enable" << YAML::Value << true;
-    out << YAML::Key << "content" << YAML::Value << YAML::Literal << u.content;
+    out << YAML::Key << "content" << YAML::Value;
+    emit_text(out, u.content);
     out << YAML::Key << "command" << YAML::Value << "start";
     out << YAML::EndMap;
   }

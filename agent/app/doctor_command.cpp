@@ -55,6 +55,7 @@ std::optional<LabelSet> check_imds(const config::Settings& settings, Report& rep
     report.skip("imds", "disabled by " + settings.setting("imds-disabled").origin + "; static labels only");
     auto labels = derive_labels(nullptr, *label_opts);
     if (labels) return *labels;
+    report.problem("labels", labels.error().message);
     return std::nullopt;
   }
   auto options = imds_options(settings);

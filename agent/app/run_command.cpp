@@ -126,8 +126,16 @@ int run_command(const config::Settings& settings) {
     }
   }
 
-  // 2. Labels from IMDS (or the static ones when IMDS is disabled).
-  auto identity = read_node_identity(settings);
+  if (settings.get_duration("reconnect-max-delay") < std::chrono::seconds(1)) {
+    return cli::report(fail(Errc::config_invalid, "invalid value for reconnect-max-delay (" +
+                                                      settings.setting("reconnect-max-delay").origin +
+                                                      "): must be at least 1s, or the agent would redial in a loop"));
+  }
+
+  // 2. Labels from IMDS (or the static ones when IMDS is disabled). The addresses go into
+  // /nodes/update as PublicIp/PrivateIp unless the settings pin them.
+  auto identity = read_node_identity(
+      settings, {.addresses = !settings.get("public-ip").has_value() || !settings.get("private-ip").has_value()});
   if (!identity) return cli::report(identity.error());
   logger->info("node labels: {}", fmt::join(identity->labels.strings(), " "));
 

@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "core/labels.hpp"
 
+#include <array>
 #include <optional>
 #include <string>
 
@@ -42,6 +43,11 @@ inline constexpr std::string_view instance_id = "instance-id";
 inline constexpr std::string_view lifecycle = "lifecycle";
 inline constexpr std::string_view provider = "provider";
 inline constexpr std::string_view ephemeral = "ephemeral";
+// Every key the agent derives: in daemon.json these belong to the agent, so one it no longer
+// derives (ephemeral turned off, IMDS disabled) is removed rather than left stale.
+inline constexpr std::array<std::string_view, 9> derived{region,      az,        availability_zone,
+                                                         az_id,       instance_type, instance_id,
+                                                         lifecycle,   provider,  ephemeral};
 }  // namespace label_key
 
 // Derives the node labels. `placement` is null when IMDS is disabled by configuration:

@@ -1,5 +1,7 @@
 #include "docker/daemon_json.hpp"
 
+#include "core/placement.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -90,6 +92,10 @@ Result<std::vector<std::string>> labels_in_config(std::optional<std::string_view
   return labels_of(*doc, file_name);
 }
 
+namespace {
+bool is_derived(std::string_view key) { return std::ranges::find(label_key::derived, key) != label_key::derived.end(); }
+}  // namespace
+
 Result<MergedConfig> merge_labels(std::optional<std::string_view> current, const LabelSet& wanted,
                                   std::string_view file_name) {
   auto doc = parse_config(current, file_name);
@@ -103,7 +109,7 @@ Result<MergedConfig> merge_labels(std::optional<std::string_view> current, const
   std::map<std::string, std::string, std::less<>> foreign;
   for (const auto& entry : *existing) {
     const auto key = key_of(entry);
-    if (wanted.get(key)) continue;
+    if (wanted.get(key) || is_derived(key)) continue;
     auto [it, inserted] = foreign.emplace(std::string(key), entry);
     if (!inserted && it->second != entry) {
       return invalid(file_name, "labels \"" + it->second + "\" and \"" + entry +
@@ -115,7 +121,11 @@ Result<MergedConfig> merge_labels(std::optional<std::string_view> current, const
     const auto key = key_of(entry);
     const auto value = wanted.get(key);
     if (!value) {
-      out.labels.push_back(entry);  // not ours: kept as it is
+      if (is_derived(key)) {
+        out.removed.push_back(entry);  // derived before, not now (e.g. ephemeral turned off)
+      } else {
+        out.labels.push_back(entry);  // not ours: kept as it is
+      }
       continue;
     }
     if (placed.contains(key)) continue;  // a second entry for a managed key: dropped

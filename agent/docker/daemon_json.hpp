@@ -5,7 +5,8 @@
 // Rules (https://docs.docker.com/engine/reference/commandline/dockerd/#daemon-configuration-file):
 // - every key other than "labels" is kept, with its value and in its order;
 // - "labels" is an array of "key=value" strings; entries whose key the agent manages (the
-//   keys of the wanted LabelSet) get the wanted value, every other entry is kept;
+//   keys of the wanted LabelSet) get the wanted value; entries with a key the agent derives
+//   (label_key::derived) that is not wanted any more are removed; every other entry is kept;
 // - the agent never adds keys other than "labels" (on Flatcar, `hosts`, `containerd` and
 //   `selinux-enabled` come as dockerd flags, and a key given both ways stops dockerd).
 #pragma once
@@ -33,6 +34,7 @@ struct MergedConfig {
   std::vector<std::string> labels;     // the "labels" array after the merge, in file order
   std::vector<ReplacedLabel> replaced;  // managed keys whose value changed
   std::vector<std::string> added;      // managed labels that were missing ("key=value")
+  std::vector<std::string> removed;    // derived labels no longer wanted ("key=value")
   std::vector<std::string> keys;       // the top-level keys after the merge, in order
 };
 

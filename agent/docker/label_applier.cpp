@@ -69,11 +69,14 @@ Result<ApplyReport> apply_labels(const LabelSet& labels, const ApplyOptions& opt
     log->warn("{}: replacing label {}={} with {}={} (the agent manages this key)", file_name, r.key, r.old_value, r.key,
               r.new_value);
   }
+  for (const auto& r : merged->removed) {
+    log->info("{}: removing label {} (the agent no longer derives it)", file_name, r);
+  }
   if (merged->changed) {
     if (auto st = write_file_atomically(report.file, merged->text); !st) return st.error();
     report.file_changed = true;
-    log->info("{}: labels written ({}; {} added, {} replaced)", file_name, count_text(merged->labels.size()),
-              merged->added.size(), merged->replaced.size());
+    log->info("{}: labels written ({}; {} added, {} replaced, {} removed)", file_name,
+              count_text(merged->labels.size()), merged->added.size(), merged->replaced.size(), merged->removed.size());
   }
   if (!options.reload) {
     report.summary = report.file_changed ? "labels written to " + file_name + " (" + count_text(merged->labels.size()) +

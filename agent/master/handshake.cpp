@@ -8,10 +8,6 @@
 namespace kn::master {
 
 Result<MasterEndpoint> parse_master_url(std::string_view text) {
-  auto bad = [&](std::string_view why) {
-    return fail(Errc::config_invalid, "invalid master URL '" + std::string(text) + "': " + std::string(why) +
-                                          " (set KONTENA_URL to e.g. https://master.example.com/)");
-  };
   auto parsed = boost::urls::parse_absolute_uri(text);
   if (!parsed) {
     // The message must not echo a URL that might carry credentials; the URL failed to parse,
@@ -20,6 +16,12 @@ Result<MasterEndpoint> parse_master_url(std::string_view text) {
                                       "https://master.example.com/)");
   }
   const boost::urls::url_view u = *parsed;
+  // Name the URL only by scheme, host and port: a path or query might hold a token.
+  auto bad = [&](std::string_view why) {
+    return fail(Errc::config_invalid, "invalid master URL '" + std::string(u.scheme()) + "://" +
+                                          std::string(u.encoded_host_and_port()) + "': " + std::string(why) +
+                                          " (set KONTENA_URL to e.g. https://master.example.com/)");
+  };
   if (u.has_userinfo()) {
     return fail(Errc::config_invalid, "invalid master URL: user info is not allowed in KONTENA_URL (the grid "
                                       "token goes in KONTENA_TOKEN or token-file)");

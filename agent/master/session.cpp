@@ -101,6 +101,7 @@ void Session::leave_connected(Actions& out) {
   }
   request_timer_running_ = false;
   pong_pending_ = false;
+  stats_running_ = false;
   pending_.clear();
 }
 
@@ -238,11 +239,11 @@ void Session::on(const event::Frame& e, Actions& out) {
         log::get("master")->warn("ignored /agent/node_info without a node object");
         return;
       }
-      const bool first = !node_.has_value();
       node_ = p[0];
       log::get("master")->debug("node_info: {}", node_->dump());
-      if (first) {
-        // [k] node_stats_worker.rb starts on the first node_info.
+      if (!stats_running_) {
+        // [k] node_stats_worker.rb starts on the first node_info of each connection.
+        stats_running_ = true;
         out.emplace_back(action::CollectStats{});
         out.emplace_back(action::StartTimer{TimerId::stats, config_.stats_interval});
       }

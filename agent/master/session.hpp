@@ -154,6 +154,7 @@ class Session {
   unsigned attempt_ = 0;
   bool pong_pending_ = false;
   bool request_timer_running_ = false;
+  bool stats_running_ = false;  // the stats timer runs on this connection
   std::optional<rpc::Value> node_;
   std::string master_version_;
   std::map<std::uint32_t, Pending> pending_;

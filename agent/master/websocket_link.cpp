@@ -4,7 +4,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -19,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include <deque>
+#include <exception>
 #include <random>
 
 namespace kn::master {
@@ -114,7 +114,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   Connection(MasterLink::Impl& link, unsigned gen, Args&&... args)
       : link_(link), gen_(gen), ws_(std::forward<Args>(args)...) {}
 
-  void start() override { asio::co_spawn(ws_.get_executor(), run(this->shared_from_this()), asio::detached); }
+  void start() override { asio::co_spawn(ws_.get_executor(), run(this->shared_from_this()), on_exit()); }
 
   void send(rpc::Bytes frame) override { enqueue(Out{Out::frame, std::move(frame), 0, {}}); }
   void ping() override { enqueue(Out{Out::ping, {}, 0, {}}); }
@@ -141,12 +141,31 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     if (!aborted_) link_.report(gen_, std::move(ev));
   }
 
+  // A coroutine that ends in an exception (a broken invariant, or bad_alloc) must not leave
+  // the session waiting for a connection that is gone: report it as a lost link.
+  auto on_exit() {
+    return [self = this->shared_from_this()](const std::exception_ptr& e) {
+      if (!e) return;
+      std::string what = "unknown exception";
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        what = x.what();
+      } catch (...) {
+      }
+      log::get("master")->error("internal error on the master connection: {}", what);
+      self->open_ = false;
+      self->report(event::Closed{0, "internal error: " + what});
+      self->abort();
+    };
+  }
+
   void enqueue(Out out) {
     if (aborted_ || !open_) return;
     queue_.push_back(std::move(out));
     if (!writing_) {
       writing_ = true;
-      asio::co_spawn(ws_.get_executor(), write_loop(this->shared_from_this()), asio::detached);
+      asio::co_spawn(ws_.get_executor(), write_loop(this->shared_from_this()), on_exit());
     }
   }
 
@@ -193,8 +212,6 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     const auto& opts = link_.options_;
     const auto& ep = opts.endpoint;
     auto& lowest = beast::get_lowest_layer(ws_);
-    // Kontena-Connected-At is the time of this attempt, taken before dialling as the Kontena
-    // agent does ([k] websocket_client.rb connect!); the master measures its clock offset from it.
     auto headers = upgrade_headers(opts.identity, std::chrono::system_clock::now());
     tcp::resolver resolver(ws_.get_executor());
     auto [rec, results] = co_await resolver.async_resolve(ep.host, ep.port, kTuple);
@@ -248,6 +265,9 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     ws_.set_option(websocket::stream_base::decorator([headers = std::move(headers)](websocket::request_type& req) {
       req.set(beast::http::field::user_agent, "kontena-agent/" KN_VERSION);
       for (const auto& [name, value] : headers) req.set(name, value);
+      // The master measures the node's clock offset from Kontena-Connected-At, so it is taken
+      // when the upgrade request is written, not before DNS, TCP and TLS (which may take seconds).
+      req.set("Kontena-Connected-At", format_connected_at(std::chrono::system_clock::now()));
     }));
     ws_.binary(true);
     ws_.read_message_max(16U << 20U);

@@ -82,13 +82,18 @@ class BusServiceManager final : public ServiceManager {
     log::get("systemd")->info("systemd manager configuration reloaded");
     return {};
   }
-  Status reload_unit(std::string_view unit) override { return run_job("ReloadUnit", "reload", unit); }
-  Status restart_unit(std::string_view unit) override { return run_job("RestartUnit", "restart", unit); }
-  Status start_unit(std::string_view unit) override { return run_job("StartUnit", "start", unit); }
+  Status reload_unit(std::string_view unit) override {
+    return run_job("ReloadUnit", "reload", unit, JobWait::until_done);
+  }
+  Status restart_unit(std::string_view unit, JobWait wait) override {
+    return run_job("RestartUnit", "restart", unit, wait);
+  }
+  Status start_unit(std::string_view unit, JobWait wait) override { return run_job("StartUnit", "start", unit, wait); }
 
  private:
-  // Queues a job and waits for its JobRemoved signal, so "reloaded" means done, not queued.
-  Status run_job(const char* method, std::string_view verb, std::string_view unit_view) {
+  // Queues a job and, with JobWait::until_done, waits for its JobRemoved signal, so
+  // "reloaded" means done, not queued.
+  Status run_job(const char* method, std::string_view verb, std::string_view unit_view, JobWait wait) {
     const std::string unit(unit_view);
     const auto what = "failed to " + std::string(verb) + " " + unit;
     JobWaiter waiter;
@@ -119,6 +124,10 @@ class BusServiceManager final : public ServiceManager {
     }
     waiter.job = job;
     sd_bus_message_unref(reply);
+    if (wait == JobWait::queued) {
+      log::get("systemd")->info("{} {} queued as {}", unit, verb, waiter.job);
+      return {};
+    }
     for (const auto& [seen_job, result] : waiter.seen) {
       if (seen_job == waiter.job) {
         waiter.result = result;

@@ -15,16 +15,23 @@
 
 namespace kn::systemd {
 
+// Whether a unit call returns once systemd has queued the job or once the job has finished.
+// A oneshot ordered Before=docker.service must only queue (systemctl --no-block): a unit
+// ordered After=docker.service cannot start before the oneshot itself has finished, so waiting
+// for it from there would hang until the job timeout.
+enum class JobWait { until_done, queued };
+
 // One instance per thread (an sd-bus connection is not thread-safe). The unit methods queue a
-// job with mode "replace" and return once systemd reports it finished (JobRemoved), failing
-// with Errc::systemd_failed when the job's result is not "done" or it takes too long.
+// job with mode "replace"; with JobWait::until_done they return once systemd reports it
+// finished (JobRemoved), failing with Errc::systemd_failed when the job's result is not "done"
+// or it takes too long.
 class ServiceManager {
  public:
   virtual ~ServiceManager() = default;
-  virtual Status daemon_reload() = 0;                          // Manager.Reload
-  virtual Status reload_unit(std::string_view unit) = 0;       // Manager.ReloadUnit(unit, "replace")
-  virtual Status restart_unit(std::string_view unit) = 0;      // Manager.RestartUnit(unit, "replace")
-  virtual Status start_unit(std::string_view unit) = 0;        // Manager.StartUnit(unit, "replace")
+  virtual Status daemon_reload() = 0;                                   // Manager.Reload
+  virtual Status reload_unit(std::string_view unit) = 0;                // Manager.ReloadUnit, until done
+  virtual Status restart_unit(std::string_view unit, JobWait wait) = 0;  // Manager.RestartUnit
+  virtual Status start_unit(std::string_view unit, JobWait wait) = 0;    // Manager.StartUnit
 };
 
 // Connects to the system bus (sd_bus_open_system honours DBUS_SYSTEM_BUS_ADDRESS, which

@@ -68,7 +68,7 @@ TEST_CASE("apply --root writes metadata.env and labels and a zone-carrying unit 
   CHECK(env.find("KONTENA_AWS_AVAILABILITY_ZONE_ID=\"use1-az4\"\n") != std::string::npos);
   CHECK(env.find("KONTENA_AWS_INSTANCE_ID=\"i-1234567890abcdef0\"\n") != std::string::npos);
   CHECK(env.find("KONTENA_AWS_IPV4_LOCAL=\"172.16.34.43\"\n") != std::string::npos);
-  CHECK(env.find("KONTENA_NODE_LABELS=\"region=us-east-1 az=a") != std::string::npos);
+  CHECK(env.find("KONTENA_LABELS=\"region=us-east-1 az=a") != std::string::npos);
   CHECK((fs::status(root / "run/kontena/metadata.env").permissions() & fs::perms::all) ==
         (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read));
 

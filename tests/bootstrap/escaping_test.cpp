@@ -2,7 +2,10 @@
 #include "bootstrap/metadata_env.hpp"
 #include "bootstrap/template_renderer.hpp"
 #include "bootstrap/unit_escape.hpp"
+#include "bootstrap/user_data.hpp"
 #include "support/catch_result.hpp"
+
+#include <yaml-cpp/yaml.h>
 
 #include <string>
 #include <vector>
@@ -133,6 +136,15 @@ TEST_CASE("hostile metadata never yields an extra directive or key or line") {
   CHECK_FALSE(lines[1].ends_with("\\"));
 }
 
+TEST_CASE("a comment inside a continued Exec line keeps the continuation and its escaping") {
+  // systemd.syntax(7): comment lines after a line ending in a backslash are skipped, and the
+  // line goes on after them, so the last line below is still part of ExecStart=.
+  auto out = render_unit_template("[Service]\nExecStart=/bin/echo \\\n# a comment\n  $public_ipv4\n",
+                                  metadata_with("$HOME 100%"), "t.service");
+  REQUIRE(out.has_value());
+  CHECK(*out == "[Service]\nExecStart=/bin/echo \\\n# a comment\n  $$HOME\\x20100%%\n");
+}
+
 TEST_CASE("a value ending in a backslash at the end of a plain line is refused") {
   auto out = render_unit_template("[Unit]\nDescription=$public_ipv4\n", metadata_with("x\\"), "t");
   REQUIRE_FALSE(out.has_value());
@@ -156,4 +168,21 @@ TEST_CASE("metadata.env values are quoted for systemd and POSIX shells") {
   CHECK(text.find("KONTENA_AWS_AZ=\"b\"\n") != std::string::npos);
   CHECK(text.find("AFTERBURN_AWS_AVAILABILITY_ZONE=\"eu-central-1b\"\n") != std::string::npos);
   CHECK(text.find("COREOS_EC2_") == std::string::npos);
+}
+
+TEST_CASE("cloud-config carries any file text unchanged - literal blocks only where YAML allows") {
+  const std::string text = GENERATE(as<std::string>{}, "[Unit]\nDescription=x\n", "  indented first line\nx\n",
+                                    "no final newline", "two final newlines\n\n", "\nleading blank line\n",
+                                    "spaces only line\n   \nend\n", "tab\there\n", "bell\a and \"quotes\" # not a comment\n",
+                                    "key: value\n- item\n");
+  CAPTURE(text);
+  Payload payload;
+  payload.files.push_back({"/etc/kontena/templates/t.service", text, 0644});
+  payload.units.push_back({"u.service", text});
+  const auto yaml = render_cloud_config(payload);
+  REQUIRE(yaml.starts_with("#cloud-config\n"));
+  YAML::Node doc;
+  REQUIRE_NOTHROW(doc = YAML::Load(yaml));
+  CHECK(doc["write_files"][0]["content"].as<std::string>() == text);
+  CHECK(doc["coreos"]["units"][0]["content"].as<std::string>() == text);
 }

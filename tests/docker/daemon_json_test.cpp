@@ -55,6 +55,19 @@ TEST_CASE("a managed key with another value is replaced in place and reported") 
   CHECK(merged->replaced[0].new_value == "a");
 }
 
+TEST_CASE("a derived label no longer wanted is removed - a foreign one stays") {
+  // ephemeral turned off, IMDS disabled: the old derived labels must not linger.
+  auto merged = merge_labels(R"({"labels":["ephemeral=true","team=x","az=b","instance-id=i-1","ephemeral=false"]})",
+                             labels({"team=x", "region=eu-central-1"}), "f");
+  REQUIRE(merged);
+  CHECK(merged->changed);
+  CHECK(merged->labels == std::vector<std::string>{"team=x", "region=eu-central-1"});
+  CHECK(merged->removed == std::vector<std::string>{"ephemeral=true", "az=b", "instance-id=i-1", "ephemeral=false"});
+  auto again = merge_labels(merged->text, labels({"team=x", "region=eu-central-1"}), "f");
+  REQUIRE(again);
+  CHECK_FALSE(again->changed);
+}
+
 TEST_CASE("a second entry for a managed key is dropped (dockerd refuses one key with two values)") {
   auto merged = merge_labels(R"({"labels":["az=a","az=c","region=eu-central-1","ephemeral=true"]})", kWanted, "f");
   REQUIRE(merged);

@@ -169,8 +169,8 @@ TEST_CASE("service manager: unit jobs go to systemd with mode replace and wait f
   auto manager = kn::systemd::connect_system_bus(std::chrono::seconds(10));
   REQUIRE(manager);
   CHECK((*manager)->reload_unit("docker.service"));
-  CHECK((*manager)->restart_unit("kontena-agent.service"));
-  CHECK((*manager)->start_unit("kontena-bootstrap.service"));
+  CHECK((*manager)->restart_unit("kontena-agent.service", kn::systemd::JobWait::until_done));
+  CHECK((*manager)->start_unit("kontena-bootstrap.service", kn::systemd::JobWait::until_done));
   CHECK((*manager)->daemon_reload());
   auto calls = systemd.calls();
   calls.erase(std::remove(calls.begin(), calls.end(), "Subscribe"), calls.end());
@@ -190,9 +190,15 @@ TEST_CASE("service manager: errors and failed jobs are systemd_failed with the r
   CHECK(missing.error().is(kn::Errc::systemd_failed));
   CHECK_THAT(missing.error().message, Catch::Contains("failed to reload missing.service") &&
                                           Catch::Contains("NoSuchUnit"));
-  auto failing = (*manager)->restart_unit("failing.service");
+  auto failing = (*manager)->restart_unit("failing.service", kn::systemd::JobWait::until_done);
   REQUIRE_FALSE(failing);
   CHECK_THAT(failing.error().message, Catch::Contains("result 'failed'") && Catch::Contains("journalctl -u failing.service"));
+  // Only queued: the call succeeds once systemd accepted the job, whatever its result.
+  CHECK((*manager)->restart_unit("failing.service", kn::systemd::JobWait::queued));
+  CHECK((*manager)->start_unit("failing.service", kn::systemd::JobWait::queued));
+  auto unknown = (*manager)->start_unit("missing.service", kn::systemd::JobWait::queued);
+  REQUIRE_FALSE(unknown);
+  CHECK_THAT(unknown.error().message, Catch::Contains("NoSuchUnit"));
 }
 
 TEST_CASE("service manager: no bus is systemd_failed (exit 69)") {

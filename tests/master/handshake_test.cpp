@@ -37,7 +37,8 @@ TEST_CASE("master URL: refused with the fix - never echoing credentials") {
   const auto [in, words] = GENERATE(table<std::string, std::string>({
       {"ftp://master/", "scheme must be"},
       {"http://master/api", "path / only"},
-      {"http://master/?token=x", "no query"},
+      {"http://master/?token=s3cr3t", "no query"},
+      {"http://master/s3cr3t", "path / only"},
       {"https://user:s3cr3t@master/", "user info"},
       {"master:9292", "scheme must be"},
       {"not a url", "not an absolute URL"},

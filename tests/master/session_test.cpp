@@ -140,6 +140,21 @@ TEST_CASE("session: /nodes/stats only after node_info - then every 60 s - with t
   CHECK(started(a, TimerId::stats) == 60s);
 }
 
+TEST_CASE("session: /nodes/stats resumes after a reconnect") {
+  Fixture f;
+  f.connect();
+  f.feed(event::Closed{1006, ""});
+  f.feed(event::TimerFired{TimerId::reconnect});
+  f.feed(event::Connected{});
+  f.feed(Fixture::frame(rpc::Notification{"/agent/master_info", rpc::Value::array({{{"version", "1.5.4"}}})}));
+  // The master sends node_info again on every connection; the stats schedule starts again.
+  auto a = f.feed(Fixture::frame(rpc::Notification{"/agent/node_info", rpc::Value::array({{{"id", "AAAA:BBBB"}}})}));
+  CHECK(has<action::CollectStats>(a));
+  CHECK(started(a, TimerId::stats) == 60s);
+  a = f.feed(event::StatsCollected{{{"time", "x"}}});
+  CHECK(has<action::Send>(a));
+}
+
 TEST_CASE("session: every unknown request gets 501 service not implemented at once") {
   Fixture f;
   f.connect();
