@@ -19,5 +19,7 @@ set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 # Shared-library dependencies from the binaries (libcurl, yaml-cpp, spdlog, Boost 1.81, ...).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# The release preset builds with -g; the package ships stripped binaries (about 3 MB, not 160).
+set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "docker.io")
 include(CPack)

@@ -154,8 +154,12 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       } catch (...) {
       }
       log::get("master")->error("internal error on the master connection: {}", what);
-      self->open_ = false;
-      self->report(event::Closed{0, "internal error: " + what});
+      if (self->open_) {
+        self->open_ = false;
+        self->report(event::Closed{0, "internal error: " + what});
+      } else {
+        self->report(event::ConnectFailed{self->connect_failure("internal error: " + what)});
+      }
       self->abort();
     };
   }

@@ -213,6 +213,49 @@ TEST_CASE("render --format cloud-config matches the golden file and has the Cont
   CHECK(units == std::vector<std::string>{"kontena-bootstrap.service", "kontena-agent.service"});
 }
 
+TEST_CASE("render over 16 KB: cloud-config is gzipped and still whole - Ignition is refused with the fix") {
+  TempDir dir;
+  std::string big = "[Unit]\nDescription=padding\n";
+  for (int i = 0; big.size() < 20000; ++i) big += "# padding line " + std::to_string(i) + " of a large unit template\n";
+  write(dir / "big.service", big);
+  write(dir / "token", "big-grid-token-0123456789\n");
+  write(dir / "v.yml", "url: https://master.example.com\ntoken_file: token\ntemplates:\n  - file: big.service\n");
+  Env env = offline_env();
+  auto cc = run({binary("kontena-bootstrap"), "render", "--values", (dir / "v.yml").string(), "--format",
+                 "cloud-config", "-o", (dir / "user-data.gz").string()},
+                env);
+  INFO(cc.err);
+  REQUIRE(cc.exit_code == 0);
+  CHECK(cc.err.find("gzip'd") != std::string::npos);
+  const auto bytes = read_text(dir / "user-data.gz");
+  CHECK(bytes.size() <= 16384);
+  REQUIRE(bytes.size() > 2);
+  CHECK(static_cast<unsigned char>(bytes[0]) == 0x1f);  // gzip magic: coreos-cloudinit unpacks it
+  CHECK(static_cast<unsigned char>(bytes[1]) == 0x8b);
+  auto plain = run({"/bin/sh", "-c", "gzip -dc < '" + (dir / "user-data.gz").string() + "'"});
+  REQUIRE(plain.exit_code == 0);
+  CHECK(plain.out.size() > 16384);
+  CHECK(plain.out.starts_with("#cloud-config\n"));
+  const YAML::Node doc = YAML::Load(plain.out);
+  bool found = false;
+  for (const auto& f : doc["write_files"]) {
+    if (f["path"].as<std::string>() == "/etc/kontena/templates/big.service") {
+      found = true;
+      CHECK(f["content"].as<std::string>() == big);
+    }
+  }
+  CHECK(found);
+
+  auto ign = run({binary("kontena-bootstrap"), "render", "--values", (dir / "v.yml").string(), "--format", "ignition",
+                  "-o", (dir / "user-data.ign").string()},
+                 env);
+  CHECK(ign.exit_code == 78);
+  CHECK(ign.err.find("16384-byte") != std::string::npos);
+  CHECK(ign.err.find("ignition.config.replace.source") != std::string::npos);
+  CHECK(ign.err.find("big-grid-token") == std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "user-data.ign"));
+}
+
 TEST_CASE("render refuses a values file without url with exit 78 naming the key") {
   TempDir dir;
   write(dir / "v.yml", "token: secret-token-value\n");
