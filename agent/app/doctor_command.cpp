@@ -9,9 +9,9 @@
 #include "http/curl_transport.hpp"
 #include "master/handshake.hpp"
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 
 #include <algorithm>
 #include <iostream>
@@ -156,24 +156,59 @@ void check_master(const config::Settings& settings, Report& report) {
     report.ok("master", std::string(token->kind == master::TokenKind::node ? "node" : "grid") + " token from " +
                             token->origin);
   }
-  // Bounded: a black-holed address must not hang the doctor for the kernel's SYN timeout.
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::resolver resolver(ioc);
-  boost::asio::ip::tcp::socket socket(ioc);
-  boost::system::error_code ec = boost::asio::error::timed_out;
-  resolver.async_resolve(endpoint->host, endpoint->port, [&](boost::system::error_code rec, auto results) {
-    if (rec) {
-      ec = rec;
+  // TCP, then for wss the TLS handshake with the agent's own settings: a wrong CA bundle or
+  // certificate name is the usual reason a node never shows up. Bounded: a black-holed
+  // address must not hang the doctor for the kernel's SYN timeout.
+  const auto tls = tls_options(settings);
+  std::optional<boost::asio::ssl::context> ctx;
+  if (endpoint->tls) {
+    auto made = master::make_tls_context(tls, endpoint->url);
+    if (!made) {
+      report.problem("master", made.error().message);
       return;
     }
-    boost::asio::async_connect(socket, results, [&](boost::system::error_code cec, const auto&) { ec = cec; });
+    ctx.emplace(std::move(*made));
+  }
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::resolver resolver(ioc);
+  std::optional<master::TlsStream> stream;
+  if (ctx) stream.emplace(ioc, *ctx);
+  boost::beast::tcp_stream plain(ioc);
+  auto& tcp = stream ? stream->next_layer() : plain;
+  std::string failure = "no answer within 5 s";
+  bool done = false;
+  resolver.async_resolve(endpoint->host, endpoint->port, [&](boost::system::error_code rec, auto results) {
+    if (rec) {
+      failure = "cannot resolve " + endpoint->host + ": " + rec.message();
+      return;
+    }
+    tcp.async_connect(results, [&](boost::system::error_code cec, const auto&) {
+      if (cec) {
+        failure = cec.message();
+        return;
+      }
+      if (!stream) {
+        done = true;
+        return;
+      }
+      const auto name = master::prepare_tls_stream(*stream, tls, endpoint->host);
+      stream->async_handshake(boost::asio::ssl::stream_base::client, [&, name](boost::system::error_code hec) {
+        if (hec) {
+          failure = master::tls_handshake_failure(*stream, tls, name, hec);
+        } else {
+          done = true;
+        }
+      });
+    });
   });
   ioc.run_for(std::chrono::seconds(5));
-  if (ec) {
-    report.problem("master", "failed to connect to " + endpoint->url + ": " + ec.message());
+  if (!done) {
+    report.problem("master", "failed to connect to " + endpoint->url + ": " + failure);
     return;
   }
-  report.ok("master", endpoint->url + " accepts connections (the token is checked when the agent connects)");
+  report.ok("master", endpoint->url + (stream ? " completes a TLS handshake" + std::string(tls.verify ? " with a verified certificate" : " (verification off)")
+                                              : " accepts connections") +
+                          " (the token is checked when the agent connects)");
 }
 
 }  // namespace

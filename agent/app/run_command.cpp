@@ -99,6 +99,12 @@ Result<MasterToken> resolve_token(const config::Settings& settings, const config
               "KONTENA_NODE_TOKEN or KONTENA_NODE_TOKEN_FILE, or give systemd LoadCredential=kontena-token:PATH");
 }
 
+master::TlsOptions tls_options(const config::Settings& settings) {
+  return {.verify = settings.get_bool("ssl-verify"),
+          .ca_file = settings.get("ssl-cert-file"),
+          .hostname = settings.get("ssl-hostname")};
+}
+
 int run_command(const config::Settings& settings) {
   auto logger = log::get("agent");
 
@@ -195,9 +201,7 @@ int run_command(const config::Settings& settings) {
   link_options.endpoint = *endpoint;
   link_options.identity = master::NodeIdentityHeaders{node_id, node_name, version, shared.labels, token->kind,
                                                       token->value};
-  link_options.tls.verify = settings.get_bool("ssl-verify");
-  link_options.tls.ca_file = settings.get("ssl-cert-file");
-  link_options.tls.hostname = settings.get("ssl-hostname");
+  link_options.tls = tls_options(settings);
   session.node_id = node_id;
 
   master::LinkHooks hooks;

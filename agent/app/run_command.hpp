@@ -6,6 +6,7 @@
 
 #include "core/settings.hpp"
 #include "master/handshake.hpp"
+#include "master/tls_client.hpp"
 
 #include <string>
 
@@ -23,6 +24,9 @@ struct MasterToken {
 // or empty; messages name the source, never the value.
 Result<MasterToken> resolve_token(const config::Settings& settings,
                                   const config::EnvLookup& env = config::process_env());
+
+// TLS settings for the master: ssl-verify, ssl-cert-file, ssl-hostname.
+master::TlsOptions tls_options(const config::Settings& settings);
 
 // Runs until SIGTERM/SIGINT (exit 0), a shutdown close code from the master (77, 79, 80,
 // 81) or a start-up failure (64, 69, 78).

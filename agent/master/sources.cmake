@@ -5,6 +5,7 @@ target_sources(kn_master PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/session.cpp
   ${CMAKE_CURRENT_LIST_DIR}/node_stats.cpp
   ${CMAKE_CURRENT_LIST_DIR}/node_info.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tls_client.cpp
   ${CMAKE_CURRENT_LIST_DIR}/websocket_link.cpp
   # `kontena-agent run` and `doctor` wire the link to IMDS, Docker and systemd; they need kn_master.
   ${CMAKE_CURRENT_LIST_DIR}/../app/run_command.cpp

@@ -14,9 +14,6 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
 #include <deque>
 #include <exception>
 #include <random>
@@ -32,12 +29,6 @@ using asio::ip::tcp;
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-
-bool is_ip_literal(const std::string& host) {
-  boost::system::error_code ec;
-  (void)asio::ip::make_address(host, ec);
-  return !ec;
-}
 
 std::string rfc3339_now() {
   const auto now = std::chrono::system_clock::now();
@@ -216,6 +207,9 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     const auto& opts = link_.options_;
     const auto& ep = opts.endpoint;
     auto& lowest = beast::get_lowest_layer(ws_);
+    // Kontena-Connected-At is the time of this attempt, taken before dialling as the Kontena
+    // agent does ([k] websocket_client.rb connect!): the master's window for the past is
+    // WEBSOCKET_TIMEOUT + KONTENA_CLOCK_SKEW precisely to allow for the dial and handshakes.
     auto headers = upgrade_headers(opts.identity, std::chrono::system_clock::now());
     tcp::resolver resolver(ws_.get_executor());
     auto [rec, results] = co_await resolver.async_resolve(ep.host, ep.port, kTuple);
@@ -234,29 +228,13 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     }
     (void)endpoint;
     if constexpr (kTls) {
-      const std::string name = opts.tls.hostname.value_or(ep.host);
       auto& stream = ws_.next_layer();
-      if (!is_ip_literal(name)) {
-        // SNI (RFC 6066 forbids IP literals here). SSL_set_tlsext_host_name is a macro with
-        // a C cast; this is its expansion.
-        ::SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                   const_cast<char*>(name.c_str()));
-      }
-      if (opts.tls.verify) stream.set_verify_callback(ssl::host_name_verification(name));
+      const std::string name = prepare_tls_stream(stream, opts.tls, ep.host);
       lowest.expires_after(opts.connect_timeout);
       auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, kTuple);
       if (aborted_) co_return;
       if (hec) {
-        const long verify = ::SSL_get_verify_result(stream.native_handle());
-        if (opts.tls.verify && verify != X509_V_OK) {
-          report(event::ConnectFailed{connect_failure(
-              std::string("TLS certificate verification failed: ") + ::X509_verify_cert_error_string(verify) +
-              " for '" + name +
-              "'; set SSL_CERT_FILE to the CA bundle that signed the master's certificate, KONTENA_SSL_HOSTNAME "
-              "to the name in it, or KONTENA_SSL_VERIFY=false to skip verification")});
-        } else {
-          report(event::ConnectFailed{connect_failure("TLS handshake failed: " + hec.message())});
-        }
+        report(event::ConnectFailed{connect_failure(tls_handshake_failure(stream, opts.tls, name, hec))});
         co_return;
       }
     }
@@ -269,9 +247,6 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     ws_.set_option(websocket::stream_base::decorator([headers = std::move(headers)](websocket::request_type& req) {
       req.set(beast::http::field::user_agent, "kontena-agent/" KN_VERSION);
       for (const auto& [name, value] : headers) req.set(name, value);
-      // The master measures the node's clock offset from Kontena-Connected-At, so it is taken
-      // when the upgrade request is written, not before DNS, TCP and TLS (which may take seconds).
-      req.set("Kontena-Connected-At", format_connected_at(std::chrono::system_clock::now()));
     }));
     ws_.binary(true);
     ws_.read_message_max(16U << 20U);
@@ -339,26 +314,9 @@ using TlsWs = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
 
 Status MasterLink::Impl::configure_tls() {
   if (!options_.endpoint.tls) return {};
-  tls_.emplace(ssl::context::tls_client);
-  boost::system::error_code ec;
-  if (!options_.tls.verify) {
-    tls_->set_verify_mode(ssl::verify_none);
-    log::get("master")->warn("TLS certificate verification is off (KONTENA_SSL_VERIFY=false): anyone on the path "
-                             "to {} can impersonate the master and read the grid token",
-                             options_.endpoint.url);
-    return {};
-  }
-  tls_->set_verify_mode(ssl::verify_peer);
-  if (options_.tls.ca_file) {
-    tls_->load_verify_file(*options_.tls.ca_file, ec);
-    if (ec) {
-      return fail(Errc::config_invalid, "failed to load the CA bundle " + *options_.tls.ca_file + ": " +
-                                            ec.message() + " (fix SSL_CERT_FILE or --ssl-cert-file)");
-    }
-  } else {
-    tls_->set_default_verify_paths(ec);
-    if (ec) log::get("master")->warn("failed to load the system CA store: {}", ec.message());
-  }
+  auto ctx = make_tls_context(options_.tls, options_.endpoint.url);
+  if (!ctx) return ctx.error();
+  tls_.emplace(std::move(*ctx));
   return {};
 }
 

@@ -9,6 +9,7 @@
 
 #include "master/handshake.hpp"
 #include "master/session.hpp"
+#include "master/tls_client.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
@@ -20,12 +21,6 @@
 #include <vector>
 
 namespace kn::master {
-
-struct TlsOptions {
-  bool verify = true;                  // KONTENA_SSL_VERIFY (off: warn and connect anyway)
-  std::optional<std::string> ca_file;  // SSL_CERT_FILE; default: the system store
-  std::optional<std::string> hostname; // KONTENA_SSL_HOSTNAME: SNI and certificate name
-};
 
 struct LinkOptions {
   MasterEndpoint endpoint;

@@ -76,3 +76,28 @@ TEST_CASE("doctor: a healthy node (labels applied, master reachable) passes ever
   CHECK_FALSE(mentions_secret(after, master.grid_token()));
   CHECK_FALSE(mentions_secret(before, master.grid_token()));
 }
+
+TEST_CASE("doctor: a wss master is checked with a TLS handshake - an unknown CA is a FAIL line with the fix") {
+  ImdsSim imds;
+  MasterSim master(MasterSimOptions{.tls = true});
+  TempDir dir;
+  auto env = merge(imds.env(), master.env());  // SSL_CERT_FILE: the CA that signed the master
+  env.set["DOCKER_HOST"] = "unix://" + (dir / "no-docker.sock").string();
+
+  auto good = run({binary("kontena-agent"), "doctor"}, env);
+  INFO(good.out << good.err);
+  CHECK_THAT(good.out, Catch::Contains("ok    master: " + master.ws_url() +
+                                       " completes a TLS handshake with a verified certificate"));
+
+  const auto other = make_tls_files(dir.path());
+  env.set["SSL_CERT_FILE"] = other.ca_cert.string();
+  auto bad = run({binary("kontena-agent"), "doctor"}, env);
+  INFO(bad.out << bad.err);
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.out, Catch::Contains("FAIL  master: failed to connect to " + master.ws_url()) &&
+                          Catch::Contains("TLS certificate verification failed") &&
+                          Catch::Contains("SSL_CERT_FILE"));
+  CHECK_FALSE(mentions_secret(bad, master.grid_token()));
+  // Nothing connected: the doctor never sends the token.
+  CHECK(master.nodes().empty());
+}
