@@ -206,9 +206,10 @@ void check_master(const config::Settings& settings, Report& report) {
     report.problem("master", "failed to connect to " + endpoint->url + ": " + failure);
     return;
   }
-  report.ok("master", endpoint->url + (stream ? " completes a TLS handshake" + std::string(tls.verify ? " with a verified certificate" : " (verification off)")
-                                              : " accepts connections") +
-                          " (the token is checked when the agent connects)");
+  const char* reached = !stream       ? " accepts connections"
+                        : tls.verify ? " completes a TLS handshake with a verified certificate"
+                                     : " completes a TLS handshake (verification off)";
+  report.ok("master", endpoint->url + reached + " (the token is checked when the agent connects)");
 }
 
 }  // namespace

@@ -125,23 +125,29 @@ int run_command(const config::Settings& settings) {
   session.update_interval = settings.get_duration("update-interval");
   session.stats_interval = settings.get_duration("stats-interval");
   session.backoff_cap = settings.get_duration("reconnect-max-delay");
-  for (const auto* key : {"ping-interval", "pong-timeout", "update-interval", "stats-interval"}) {
-    if (settings.get_duration(key) < std::chrono::milliseconds(100)) {
+  // Lower bounds: below them the agent would flood the master or redial in a loop.
+  struct Minimum {
+    const char* key;
+    std::chrono::milliseconds at_least;
+    const char* text;
+  };
+  for (const auto& [key, at_least, text] :
+       {Minimum{"ping-interval", std::chrono::milliseconds(100), "100ms"},
+        Minimum{"pong-timeout", std::chrono::milliseconds(100), "100ms"},
+        Minimum{"update-interval", std::chrono::milliseconds(100), "100ms"},
+        Minimum{"stats-interval", std::chrono::milliseconds(100), "100ms"},
+        Minimum{"reconnect-max-delay", std::chrono::seconds(1), "1s"}}) {
+    if (settings.get_duration(key) < at_least) {
       return cli::report(fail(Errc::config_invalid, std::string("invalid value for ") + key + " (" +
-                                                        settings.setting(key).origin + "): must be at least 100ms"));
+                                                        settings.setting(key).origin + "): must be at least " + text));
     }
-  }
-
-  if (settings.get_duration("reconnect-max-delay") < std::chrono::seconds(1)) {
-    return cli::report(fail(Errc::config_invalid, "invalid value for reconnect-max-delay (" +
-                                                      settings.setting("reconnect-max-delay").origin +
-                                                      "): must be at least 1s, or the agent would redial in a loop"));
   }
 
   // 2. Labels from IMDS (or the static ones when IMDS is disabled). The addresses go into
   // /nodes/update as PublicIp/PrivateIp unless the settings pin them.
-  auto identity = read_node_identity(
-      settings, {.addresses = !settings.get("public-ip").has_value() || !settings.get("private-ip").has_value()});
+  std::optional<std::string> public_ip = settings.get("public-ip");
+  std::optional<std::string> private_ip = settings.get("private-ip");
+  auto identity = read_node_identity(settings, {.addresses = !public_ip || !private_ip});
   if (!identity) return cli::report(identity.error());
   logger->info("node labels: {}", fmt::join(identity->labels.strings(), " "));
 
@@ -174,8 +180,6 @@ int run_command(const config::Settings& settings) {
   } else {
     node_name = master::host_name();
   }
-  std::optional<std::string> public_ip = settings.get("public-ip");
-  std::optional<std::string> private_ip = settings.get("private-ip");
   if (identity->placement) {
     if (!public_ip) public_ip = identity->placement->public_ipv4;
     if (!private_ip) private_ip = identity->placement->private_ipv4;
