@@ -1,10 +1,11 @@
 // kontena-agent: the node agent. Thin: parsing and dispatch; the work is in the library.
-#include "app/cli.hpp"
+#include "cli/cli.hpp"
 #include "app/doctor_command.hpp"
 #include "app/labels_command.hpp"
 #include "app/run_command.hpp"
-#include "docker/apply_command.hpp"
+#include "app/labels_apply_command.hpp"
 #include "core/logging.hpp"
+#include "systemd/journal_log.hpp"
 
 #include <iostream>
 
@@ -59,12 +60,12 @@ int main(int argc, char** argv) {
     }
     auto settings = flags.load(config::Scope::agent);
     if (!settings) return cli::report(settings.error());
-    log::setup("kontena-agent", log::parse_level(settings->get_or("log-level", "info")));
+    systemd::setup_logging("kontena-agent", log::parse_level(settings->get_or("log-level", "info")));
     if (print_config) {
       std::cout << settings->describe(config::Scope::agent);
       return exit_code::ok;
     }
-    if (labels->parsed() && apply_labels) return docker::apply_labels_command(*settings);
+    if (labels->parsed() && apply_labels) return app::apply_labels_command(*settings);
     if (labels->parsed()) return app::labels_command(*settings, format);
     if (doctor->parsed()) return app::doctor_command(*settings);
     (void)run;  // `run` or no subcommand at all: the daemon

@@ -1,11 +1,11 @@
 #include "bootstrap/apply_command.hpp"
 
-#include "app/cli.hpp"
+#include "cli/cli.hpp"
 #include "bootstrap/metadata_command.hpp"
 #include "bootstrap/unit_installer.hpp"
 #include "core/atomic_file.hpp"
 #include "core/logging.hpp"
-#include "docker/apply_command.hpp"
+#include "node/options.hpp"
 #include "docker/label_applier.hpp"
 #include "docker/reloader.hpp"
 #include "systemd/service_manager.hpp"
@@ -54,7 +54,7 @@ int apply_command(const config::Settings& settings, std::ostream& out) {
   }
 
   // 2. Docker engine labels, through the agent's applier.
-  auto options = docker::apply_options(settings);
+  auto options = node::apply_options(settings);
   options.root = root;
   // Reload only a dockerd that already runs: asking the socket would start a socket-activated
   // docker, which is ordered after this very unit.

@@ -1,10 +1,11 @@
 // kontena-bootstrap: boot-time metadata injection (apply), its preview (metadata) and the
 // ASG user-data renderer (render). Thin: parsing and dispatch; the work is in kn_bootstrap.
-#include "app/cli.hpp"
+#include "cli/cli.hpp"
 #include "bootstrap/apply_command.hpp"
 #include "bootstrap/metadata_command.hpp"
 #include "bootstrap/render_command.hpp"
 #include "core/logging.hpp"
+#include "systemd/journal_log.hpp"
 
 #include <iostream>
 
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
     if (auto code = cli::parse(app, argc, argv)) return *code;
     auto settings = flags.load(config::Scope::bootstrap);
     if (!settings) return cli::report(settings.error());
-    log::setup("kontena-bootstrap", log::parse_level(settings->get_or("log-level", "info")));
+    systemd::setup_logging("kontena-bootstrap", log::parse_level(settings->get_or("log-level", "info")));
     if (print_config) {
       std::cout << settings->describe(config::Scope::bootstrap);
       return exit_code::ok;

@@ -1,7 +1,7 @@
 #include "bootstrap/metadata_command.hpp"
 
-#include "app/cli.hpp"
-#include "app/node_labels.hpp"
+#include "cli/cli.hpp"
+#include "node/node_labels.hpp"
 
 #include <ostream>
 

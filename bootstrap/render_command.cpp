@@ -1,6 +1,6 @@
 #include "bootstrap/render_command.hpp"
 
-#include "app/cli.hpp"
+#include "cli/cli.hpp"
 #include "core/atomic_file.hpp"
 
 #include <iostream>

@@ -1,7 +1,7 @@
 #include "app/doctor_command.hpp"
 
-#include "app/node_labels.hpp"
-#include "app/run_command.hpp"
+#include "node/node_labels.hpp"
+#include "app/master_options.hpp"
 #include "core/atomic_file.hpp"
 #include "docker/daemon_json.hpp"
 #include "docker/dockerd_flags.hpp"

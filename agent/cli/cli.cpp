@@ -1,4 +1,4 @@
-#include "app/cli.hpp"
+#include "cli/cli.hpp"
 
 #include "core/logging.hpp"
 

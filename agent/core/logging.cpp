@@ -1,7 +1,6 @@
 #include "core/logging.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
@@ -15,15 +14,7 @@ std::mutex g_mutex;
 spdlog::sink_ptr g_sink;                              // guarded by g_mutex
 spdlog::level::level_enum g_level = spdlog::level::info;
 
-spdlog::sink_ptr default_sink(std::string_view identifier) {
-  // systemd sets JOURNAL_STREAM when stdout/stderr is connected to the journal; then
-  // structured journal entries (priority, identifier) beat parsing a text prefix.
-  // https://www.freedesktop.org/software/systemd/man/systemd.exec.html#%24JOURNAL_STREAM
-  if (std::getenv("JOURNAL_STREAM") != nullptr) {
-    auto sink = std::make_shared<spdlog::sinks::systemd_sink_mt>(std::string(identifier), false);
-    sink->set_pattern("%n: %v");
-    return sink;
-  }
+spdlog::sink_ptr default_sink() {
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %n: %v");
   return sink;
@@ -47,9 +38,7 @@ spdlog::level::level_enum parse_level(std::string_view text) {
   return spdlog::level::info;
 }
 
-void setup(std::string_view identifier, spdlog::level::level_enum level) {
-  set_sink(default_sink(identifier), level);
-}
+void setup(spdlog::level::level_enum level) { set_sink(default_sink(), level); }
 
 void set_sink(spdlog::sink_ptr sink, spdlog::level::level_enum level) {
   std::lock_guard lock(g_mutex);
@@ -62,7 +51,7 @@ std::shared_ptr<spdlog::logger> get(std::string_view subsystem) {
   std::lock_guard lock(g_mutex);
   const std::string name(subsystem);
   if (auto existing = spdlog::get(name)) return existing;
-  if (!g_sink) g_sink = default_sink("kontena-node");
+  if (!g_sink) g_sink = default_sink();
   auto logger = std::make_shared<spdlog::logger>(name, g_sink);
   logger->set_level(g_level);
   spdlog::register_logger(logger);

@@ -1,8 +1,8 @@
 // Logging setup: one named spdlog logger per subsystem ("imds", "docker", "master",
-// "systemd", "config", "labels"), all writing to one sink: the journal when started by
-// systemd with stderr connected to it ($JOURNAL_STREAM), otherwise stderr.
+// "systemd", "config", "labels"), all writing to one sink: stderr here; the binaries install
+// the journal sink instead when systemd connects them to it (systemd/journal_log.hpp).
 //
-// Secrets (tokens) are never passed to a logger; see tests/unit/imds_client_test.cpp.
+// Secrets (tokens) are never passed to a logger; see tests/imds/imds_client_test.cpp.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -12,9 +12,9 @@
 
 namespace kn::log {
 
-// Installs the sinks and level for every logger created afterwards (and existing ones).
-// `identifier` is the journal's SYSLOG_IDENTIFIER. Safe to call more than once.
-void setup(std::string_view identifier, spdlog::level::level_enum level);
+// Installs the stderr sink and `level` for every logger created afterwards (and existing
+// ones). Safe to call more than once.
+void setup(spdlog::level::level_enum level);
 
 // Parses "trace|debug|info|warn|error"; anything else maps to info.
 spdlog::level::level_enum parse_level(std::string_view text);

@@ -1,4 +1,4 @@
-#include "master/tls_client.hpp"
+#include "link/tls_client.hpp"
 
 #include "core/logging.hpp"
 

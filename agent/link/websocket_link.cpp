@@ -1,4 +1,4 @@
-#include "master/websocket_link.hpp"
+#include "link/websocket_link.hpp"
 
 #include "core/logging.hpp"
 

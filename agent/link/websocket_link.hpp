@@ -9,7 +9,7 @@
 
 #include "master/handshake.hpp"
 #include "master/session.hpp"
-#include "master/tls_client.hpp"
+#include "link/tls_client.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>

@@ -1,4 +1,4 @@
-#include "app/node_labels.hpp"
+#include "node/node_labels.hpp"
 
 #include "core/logging.hpp"
 #include "http/curl_transport.hpp"

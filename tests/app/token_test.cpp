@@ -1,6 +1,6 @@
 // Where `run` finds the master token: the node token wins, files and systemd credentials
 // are read, and no message ever holds the token.
-#include "app/run_command.hpp"
+#include "app/master_options.hpp"
 #include "support/catch_result.hpp"
 #include "support/process.hpp"
 

@@ -4,6 +4,5 @@ kn_add_test(docker_tests
   docker/daemon_json_test.cpp
   docker/dockerd_flags_test.cpp
   docker/engine_client_test.cpp
-  docker/label_applier_test.cpp
-  docker/label_apply_cli_test.cpp
-  docker/service_manager_test.cpp)
+  docker/label_applier_test.cpp)
+target_link_libraries(docker_tests PRIVATE kn_docker)

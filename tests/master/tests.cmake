@@ -4,13 +4,12 @@
 kn_add_test(master_session_tests
   master/session_test.cpp
   master/handshake_test.cpp
-  master/node_stats_test.cpp
-  master/token_test.cpp)
+  master/node_stats_test.cpp)
 target_link_libraries(master_session_tests PRIVATE kn_master)
 
 # kontena-agent against the master simulator (and the IMDS simulator), all on loopback.
 kn_add_test(master_link_tests master/link_test.cpp)
-target_link_libraries(master_link_tests PRIVATE kn_master)
+target_link_libraries(master_link_tests PRIVATE kn_link)
 add_dependencies(master_link_tests kontena-agent kontena-master-sim)
 
 # The Kontena master simulator's own tests (tests/master_sim/).

@@ -119,7 +119,7 @@ int main(int argc, char** argv) try {
     return rc == 0 ? 0 : kn::exit_code::usage;
   }
 
-  kn::log::setup("kontena-master-sim", kn::log::parse_level(log_level));
+  kn::log::setup(kn::log::parse_level(log_level));
   kn::master_sim::SimState state;
   state.log = kn::log::get("master-sim");
   state.master_version = master_version;
