@@ -58,17 +58,20 @@ int main(int argc, char** argv) {
       std::cout << config::markdown_table();
       return exit_code::ok;
     }
-    auto settings = flags.load(config::Scope::agent);
+    auto settings = flags.load();
     if (!settings) return cli::report(settings.error());
-    systemd::setup_logging("kontena-agent", log::parse_level(settings->get_or("log-level", "info")));
     if (print_config) {
       std::cout << settings->describe(config::Scope::agent);
       return exit_code::ok;
     }
-    if (labels->parsed() && apply_labels) return app::apply_labels_command(*settings);
-    if (labels->parsed()) return app::labels_command(*settings, format);
-    if (doctor->parsed()) return app::doctor_command(*settings);
+    // The typed settings, built once; the commands never read a setting by key.
+    auto options = app::agent_options(*settings);
+    if (!options) return cli::report(options.error());
+    systemd::setup_logging("kontena-agent", options->node.log_level);
+    if (labels->parsed() && apply_labels) return app::apply_labels_command(*options);
+    if (labels->parsed()) return app::labels_command(*options, format);
+    if (doctor->parsed()) return app::doctor_command(*options);
     (void)run;  // `run` or no subcommand at all: the daemon
-    return app::run_command(*settings);
+    return app::run_command(*options);
   });
 }

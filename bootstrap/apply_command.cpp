@@ -5,7 +5,6 @@
 #include "bootstrap/unit_installer.hpp"
 #include "core/atomic_file.hpp"
 #include "core/logging.hpp"
-#include "node/options.hpp"
 #include "docker/label_applier.hpp"
 #include "docker/reloader.hpp"
 #include "systemd/service_manager.hpp"
@@ -26,14 +25,10 @@ Result<std::string> write_metadata_env(const fs::path& path, const std::string& 
   return "metadata written: " + path.string();
 }
 
-Activation activation_of(const config::Settings& settings) {
-  return Activation{.start = settings.get_list("start-units"), .restart = settings.get_list("restart-units")};
-}
-
 }  // namespace
 
-int apply_command(const config::Settings& settings, std::ostream& out) {
-  const fs::path root = settings.get_or("root", "/");
+int apply_command(const BootstrapOptions& opts, std::ostream& out) {
+  const fs::path& root = opts.root;
   const bool live = fs::path(root).lexically_normal() == fs::path("/");
   std::optional<Failure> first_failure;
   auto record = [&](Failure f) {
@@ -43,19 +38,18 @@ int apply_command(const config::Settings& settings, std::ostream& out) {
 
   // 1. Instance metadata. Without it nothing else can be rendered.
   LabelSet labels;
-  auto md = read_instance_metadata(settings, &labels);
+  auto md = read_instance_metadata(opts.node, &labels);
   if (!md) return cli::report(md.error());
 
-  const auto env_path = under_root(root, settings.get_or("metadata-env", "/run/kontena/metadata.env"));
-  if (auto line = write_metadata_env(env_path, format_env_file(md->environment(compat_setting(settings))))) {
+  const auto& env_path = opts.metadata_env;
+  if (auto line = write_metadata_env(env_path, format_env_file(md->environment(opts.compat)))) {
     out << *line << '\n';
   } else {
     record(line.error());
   }
 
   // 2. Docker engine labels, through the agent's applier.
-  auto options = node::apply_options(settings);
-  options.root = root;
+  auto options = opts.node.docker;
   // Reload only a dockerd that already runs: asking the socket would start a socket-activated
   // docker, which is ordered after this very unit.
   options.reload = live && docker::dockerd_pid(options.pidfile).has_value();
@@ -66,8 +60,8 @@ int apply_command(const config::Settings& settings, std::ostream& out) {
   }
 
   // 3. Unit templates.
-  const auto templates_dir = under_root(root, settings.get_or("templates-dir", "/etc/kontena/templates"));
-  const auto unit_dir = under_root(root, settings.get_or("unit-dir", "/run/systemd/system"));
+  const auto& templates_dir = opts.templates_dir;
+  const auto& unit_dir = opts.unit_dir;
   auto installed = install_unit_templates(templates_dir, unit_dir, *md);
   if (!installed) {
     record(installed.error());
@@ -76,7 +70,7 @@ int apply_command(const config::Settings& settings, std::ostream& out) {
     for (const auto& f : installed->files) {
       out << "units: " << (f.changed ? "rendered " : "unchanged ") << (unit_dir / f.relative).string() << '\n';
     }
-    const auto activation = activation_of(settings);
+    const Activation activation{.start = opts.start_units, .restart = opts.restart_units};
     if (needs_service_manager(*installed, activation)) {
       if (!live) {
         out << "units: skipped daemon-reload and start/restart: --root " << root.string()

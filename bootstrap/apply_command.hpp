@@ -12,12 +12,12 @@
 // done); the exit code is the first failure's. One line per step on stdout.
 #pragma once
 
-#include "core/settings.hpp"
+#include "bootstrap/options.hpp"
 
 #include <iosfwd>
 
 namespace kn::bootstrap {
 
-int apply_command(const config::Settings& settings, std::ostream& out);
+int apply_command(const BootstrapOptions& options, std::ostream& out);
 
 }  // namespace kn::bootstrap

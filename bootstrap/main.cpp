@@ -61,16 +61,22 @@ int main(int argc, char** argv) {
     render->fallthrough();
 
     if (auto code = cli::parse(app, argc, argv)) return *code;
-    auto settings = flags.load(config::Scope::bootstrap);
+    auto settings = flags.load();
     if (!settings) return cli::report(settings.error());
-    systemd::setup_logging("kontena-bootstrap", log::parse_level(settings->get_or("log-level", "info")));
     if (print_config) {
       std::cout << settings->describe(config::Scope::bootstrap);
       return exit_code::ok;
     }
-    if (apply->parsed()) return bootstrap::apply_command(*settings, std::cout);
-    if (metadata->parsed()) return bootstrap::metadata_command(*settings, metadata_format, std::cout);
-    if (render->parsed()) return bootstrap::render_command(values_file, render_format, output);
+    if (render->parsed()) {
+      systemd::setup_logging("kontena-bootstrap", log::parse_level(settings->value("log-level")));
+      return bootstrap::render_command(values_file, render_format, output);
+    }
+    // The typed settings, built once; the commands never read a setting by key.
+    auto options = bootstrap::bootstrap_options(*settings);
+    if (!options) return cli::report(options.error());
+    systemd::setup_logging("kontena-bootstrap", options->node.log_level);
+    if (apply->parsed()) return bootstrap::apply_command(*options, std::cout);
+    if (metadata->parsed()) return bootstrap::metadata_command(*options, metadata_format, std::cout);
     std::cerr << app.help();
     return exit_code::usage;
   });

@@ -7,8 +7,8 @@
 
 namespace kn::bootstrap {
 
-Result<InstanceMetadata> read_instance_metadata(const config::Settings& settings, LabelSet* labels_out) {
-  auto identity = app::read_node_identity(settings, {.addresses = true});
+Result<InstanceMetadata> read_instance_metadata(const node::NodeOptions& options, LabelSet* labels_out) {
+  auto identity = node::read_node_identity(options, {.addresses = true});
   if (!identity) return identity.error();
   auto md = InstanceMetadata::collect(identity->placement ? &*identity->placement : nullptr, identity->labels);
   if (!md) return md.error();
@@ -16,18 +16,10 @@ Result<InstanceMetadata> read_instance_metadata(const config::Settings& settings
   return md;
 }
 
-Compat compat_setting(const config::Settings& settings) {
-  return parse_compat(settings.get_or("metadata-compat", "none")).value_or(Compat::none);
-}
-
-std::filesystem::path under_root(const std::filesystem::path& root, const std::filesystem::path& path) {
-  return root / path.relative_path();
-}
-
-int metadata_command(const config::Settings& settings, MetadataFormat format, std::ostream& out) {
-  auto md = read_instance_metadata(settings);
+int metadata_command(const BootstrapOptions& options, MetadataFormat format, std::ostream& out) {
+  auto md = read_instance_metadata(options.node);
   if (!md) return cli::report(md.error());
-  const auto env = md->environment(compat_setting(settings));
+  const auto env = md->environment(options.compat);
   if (format == MetadataFormat::json) {
     out << format_json(env).dump(2) << '\n';
   } else {

@@ -5,6 +5,7 @@
 #include "bootstrap/unit_escape.hpp"
 #include "bootstrap/unit_installer.hpp"
 #include "core/atomic_file.hpp"
+#include "core/settings.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -28,8 +29,15 @@ class Reader {
                                           std::string(why));
   }
 
+  // The same, naming the line of `at` (a value of the wrong YAML type).
+  Failure error(const YAML::Node& at, std::string_view key, std::string_view why) const {
+    return fail(Errc::config_invalid, "failed to read values file " + path_.string() + ":" +
+                                          std::to_string(at.Mark().line + 1) + ": " + std::string(key) + ": " +
+                                          std::string(why));
+  }
+
   Result<std::string> scalar(const YAML::Node& node, std::string_view key) const {
-    if (!node.IsScalar()) return error(key, "must be a single value");
+    if (!node.IsScalar()) return error(node, key, "must be a single value, not a list or mapping");
     return node.Scalar();
   }
 
@@ -87,7 +95,8 @@ Result<Values> load_values_file(const fs::path& path) {
   Values v;
   v.source = path;
   for (const auto& entry : root) {
-    const auto key = entry.first.as<std::string>();
+    if (!entry.first.IsScalar()) return reader.error(entry.first, "(key)", "a key must be a plain word");
+    const auto& key = entry.first.Scalar();
     if (std::ranges::find(kKeys, key) == kKeys.end()) {
       return reader.error(key, "unknown key (known: url, token, token_file, node_labels, ephemeral, compat, templates)");
     }
@@ -112,17 +121,16 @@ Result<Values> load_values_file(const fs::path& path) {
     return reader.error("token", "set exactly one of token and token_file (a file keeps the token out of the values)");
   }
   if (has_token) {
-    if (!root["token"].IsScalar()) return reader.error("token", "must be a single value");
-    v.token = root["token"].Scalar();
+    auto token = reader.scalar(root["token"], "token");
+    if (!token) return token.error();
+    v.token = std::move(*token);
   } else {
     auto file = reader.scalar(root["token_file"], "token_file");
     if (!file) return file.error();
     const auto token_path = reader.resolve(*file);
-    auto text = read_file(token_path);
-    if (!text) return reader.error("token_file", text.error().message);
-    if (!*text) return reader.error("token_file", "no such file " + token_path.string());
-    v.token = **text;
-    while (!v.token.empty() && (v.token.back() == '\n' || v.token.back() == '\r')) v.token.pop_back();
+    auto token = read_token_file(token_path);
+    if (!token) return reader.error("token_file", token_path.string() + ": " + token.error().message);
+    v.token = std::move(*token);
   }
   if (v.token.empty()) return reader.error(has_token ? "token" : "token_file", "the token is empty");
   if (v.token.find_first_of(std::string_view("\n\r\0", 3)) != std::string::npos) {
@@ -135,21 +143,13 @@ Result<Values> load_values_file(const fs::path& path) {
     std::vector<std::string> items;
     if (node.IsSequence()) {
       for (const auto& item : node) {
-        if (!item.IsScalar()) return reader.error("node_labels", "items must be key=value strings");
+        if (!item.IsScalar()) return reader.error(item, "node_labels", "items must be key=value strings");
         items.push_back(item.Scalar());
       }
     } else if (node.IsScalar()) {
-      std::string current;
-      for (const char c : node.Scalar() + " ") {
-        if (c == ' ' || c == ',' || c == '\t') {
-          if (!current.empty()) items.push_back(std::move(current));
-          current.clear();
-        } else {
-          current += c;
-        }
-      }
+      items = config::split_list(node.Scalar());
     } else {
-      return reader.error("node_labels", "expected a list of key=value or one string");
+      return reader.error(node, "node_labels", "expected a list of key=value or one string");
     }
     auto labels = LabelSet::parse(items);
     if (!labels) return reader.error("node_labels", labels.error().message);
@@ -159,13 +159,9 @@ Result<Values> load_values_file(const fs::path& path) {
   if (const auto node = root["ephemeral"]) {
     auto text = reader.scalar(node, "ephemeral");
     if (!text) return text.error();
-    if (*text == "true") {
-      v.ephemeral = true;
-    } else if (*text == "false") {
-      v.ephemeral = false;
-    } else {
-      return reader.error("ephemeral", "'" + *text + "' is not true or false");
-    }
+    const auto ephemeral = config::parse_bool(*text);
+    if (!ephemeral) return reader.error(node, "ephemeral", "'" + *text + "' is not true or false");
+    v.ephemeral = *ephemeral;
   }
 
   if (const auto node = root["compat"]) {
@@ -176,7 +172,7 @@ Result<Values> load_values_file(const fs::path& path) {
   }
 
   if (const auto node = root["templates"]) {
-    if (!node.IsSequence()) return reader.error("templates", "expected a list of {file, name, command}");
+    if (!node.IsSequence()) return reader.error(node, "templates", "expected a list of {file, name, command}");
     auto sample = sample_metadata();
     if (!sample) return sample.error();
     std::size_t index = 0;
@@ -185,13 +181,14 @@ Result<Values> load_values_file(const fs::path& path) {
       const std::string key = "templates[" + std::to_string(index++) + "]";
       if (item.IsMap()) {
         for (const auto& field : item) {
-          const auto field_name = field.first.as<std::string>();
+          if (!field.first.IsScalar()) return reader.error(field.first, key, "a key must be a plain word");
+          const auto& field_name = field.first.Scalar();
           if (field_name != "file" && field_name != "name" && field_name != "command") {
             return reader.error(key + "." + field_name, "unknown key (known: file, name, command)");
           }
         }
       } else if (!item.IsScalar()) {
-        return reader.error(key, "expected a file name or {file, name, command}");
+        return reader.error(item, key, "expected a file name or {file, name, command}");
       }
       const YAML::Node none;
       const YAML::Node file_node = item.IsMap() ? item["file"] : item;

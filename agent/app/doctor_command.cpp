@@ -1,7 +1,7 @@
 #include "app/doctor_command.hpp"
 
 #include "node/node_labels.hpp"
-#include "app/master_options.hpp"
+#include "app/agent_options.hpp"
 #include "core/atomic_file.hpp"
 #include "docker/daemon_json.hpp"
 #include "docker/dockerd_flags.hpp"
@@ -9,6 +9,7 @@
 #include "http/curl_transport.hpp"
 #include "master/handshake.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream_base.hpp>
@@ -37,32 +38,20 @@ class Report {
   int problems_ = 0;
 };
 
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : " ") + i;
-  return out;
-}
+std::string joined(const std::vector<std::string>& items) { return fmt::format("{}", fmt::join(items, " ")); }
 
 // IMDS: token, placement, and the identity document against placement (the 5th request
 // the boot path saves). Returns the labels when they could be derived.
-std::optional<LabelSet> check_imds(const config::Settings& settings, Report& report) {
-  auto label_opts = label_options(settings);
-  if (!label_opts) {
-    report.problem("labels", label_opts.error().message);
-    return std::nullopt;
-  }
-  if (settings.get_bool("imds-disabled")) {
-    report.skip("imds", "disabled by " + settings.setting("imds-disabled").origin + "; static labels only");
+std::optional<LabelSet> check_imds(const node::NodeOptions& node, Report& report) {
+  const auto* label_opts = &node.labels;
+  if (node.imds.disabled) {
+    report.skip("imds", "disabled by " + node.imds.disabled_by + "; static labels only");
     auto labels = derive_labels(nullptr, *label_opts);
     if (labels) return *labels;
     report.problem("labels", labels.error().message);
     return std::nullopt;
   }
-  auto options = imds_options(settings);
-  if (!options) {
-    report.problem("imds", options.error().message);
-    return std::nullopt;
-  }
+  const auto* options = &node.imds.client;
   http::CurlTransport transport;
   SteadyClock clock;
   imds::Client client(transport, clock, *options);
@@ -93,8 +82,8 @@ std::optional<LabelSet> check_imds(const config::Settings& settings, Report& rep
   return *labels;
 }
 
-void check_docker(const config::Settings& settings, const std::optional<LabelSet>& labels, Report& report) {
-  const std::string config_path = settings.get_or("docker-config", "/etc/docker/daemon.json");
+void check_docker(const docker::ApplyOptions& docker_options, const std::optional<LabelSet>& labels, Report& report) {
+  const std::string config_path = docker_options.daemon_json.string();
   auto text = read_file(config_path);
   if (!text) {
     report.problem("docker", text.error().message);
@@ -110,7 +99,7 @@ void check_docker(const config::Settings& settings, const std::optional<LabelSet
   }
 
   http::CurlTransport transport;
-  auto engine = docker::EngineClient::connect(transport, settings.get_or("docker-host", ""));
+  auto engine = docker::EngineClient::connect(transport, docker_options.docker_host);
   if (!engine) {
     report.problem("docker", engine.error().message);
     return;
@@ -139,8 +128,8 @@ void check_docker(const config::Settings& settings, const std::optional<LabelSet
   }
 }
 
-void check_master(const config::Settings& settings, Report& report) {
-  auto url = settings.get("url");
+void check_master(const AgentOptions& options, Report& report) {
+  const auto& url = options.url;
   if (!url) {
     report.problem("master", "no master URL; set KONTENA_URL (e.g. https://master.example.com/)");
     return;
@@ -150,7 +139,7 @@ void check_master(const config::Settings& settings, Report& report) {
     report.problem("master", endpoint.error().message);
     return;
   }
-  if (auto token = resolve_token(settings); !token) {
+  if (auto token = resolve_token(options.token); !token) {
     report.problem("master", token.error().message);
   } else {
     report.ok("master", std::string(token->kind == master::TokenKind::node ? "node" : "grid") + " token from " +
@@ -159,7 +148,7 @@ void check_master(const config::Settings& settings, Report& report) {
   // TCP, then for wss the TLS handshake with the agent's own settings: a wrong CA bundle or
   // certificate name is the usual reason a node never shows up. Bounded: a black-holed
   // address must not hang the doctor for the kernel's SYN timeout.
-  const auto tls = tls_options(settings);
+  const auto& tls = options.tls;
   std::optional<boost::asio::ssl::context> ctx;
   if (endpoint->tls) {
     auto made = master::make_tls_context(tls, endpoint->url);
@@ -214,11 +203,11 @@ void check_master(const config::Settings& settings, Report& report) {
 
 }  // namespace
 
-int doctor_command(const config::Settings& settings) {
+int doctor_command(const AgentOptions& options) {
   Report report;
-  const auto labels = check_imds(settings, report);
-  check_docker(settings, labels, report);
-  check_master(settings, report);
+  const auto labels = check_imds(options.node, report);
+  check_docker(options.node.docker, labels, report);
+  check_master(options, report);
   std::cout << (report.problems() == 0 ? "no problems found" : std::to_string(report.problems()) + " problem(s) found")
             << '\n';
   return report.exit_code();

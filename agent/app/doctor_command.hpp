@@ -3,10 +3,10 @@
 // Exit 0 when every check passes, 1 when any fails. Changes nothing.
 #pragma once
 
-#include "core/settings.hpp"
+#include "app/agent_options.hpp"
 
 namespace kn::app {
 
-int doctor_command(const config::Settings& settings);
+int doctor_command(const AgentOptions& options);
 
 }  // namespace kn::app

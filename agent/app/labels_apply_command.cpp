@@ -2,16 +2,15 @@
 
 #include "cli/cli.hpp"
 #include "node/node_labels.hpp"
-#include "node/options.hpp"
 
 #include <iostream>
 
 namespace kn::app {
 
-int apply_labels_command(const config::Settings& settings) {
-  auto identity = read_node_identity(settings);
+int apply_labels_command(const AgentOptions& options) {
+  auto identity = node::read_node_identity(options.node);
   if (!identity) return cli::report(identity.error());
-  auto report = docker::apply_labels(identity->labels, node::apply_options(settings));
+  auto report = docker::apply_labels(identity->labels, options.node.docker);
   if (!report) return cli::report(report.error());
   std::cout << report->summary << '\n' << std::flush;
   return exit_code::ok;

@@ -2,10 +2,10 @@
 // verify them, once. Prints one summary line on stdout.
 #pragma once
 
-#include "core/settings.hpp"
+#include "app/agent_options.hpp"
 
 namespace kn::app {
 
-int apply_labels_command(const config::Settings& settings);
+int apply_labels_command(const AgentOptions& options);
 
 }  // namespace kn::app

@@ -3,6 +3,7 @@
 #include "cli/cli.hpp"
 #include "node/node_labels.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <iostream>
@@ -19,9 +20,7 @@ std::string format_labels(const LabelSet& labels, LabelFormat format) {
     case LabelFormat::env: {
       // Label values cannot hold quotes, backslashes or whitespace (validate_label), so
       // double quotes are safe for both systemd's EnvironmentFile= and POSIX shells.
-      std::string joined;
-      for (const auto& l : labels.items()) joined += (joined.empty() ? "" : " ") + l.str();
-      return "KONTENA_NODE_LABELS=\"" + joined + "\"\n";
+      return fmt::format("KONTENA_NODE_LABELS=\"{}\"\n", fmt::join(labels.strings(), " "));
     }
     case LabelFormat::json: {
       nlohmann::ordered_json obj = nlohmann::ordered_json::object();
@@ -32,8 +31,8 @@ std::string format_labels(const LabelSet& labels, LabelFormat format) {
   return {};
 }
 
-int labels_command(const config::Settings& settings, LabelFormat format) {
-  auto identity = read_node_identity(settings);
+int labels_command(const AgentOptions& options, LabelFormat format) {
+  auto identity = node::read_node_identity(options.node);
   if (!identity) return cli::report(identity.error());
   std::cout << format_labels(identity->labels, format) << std::flush;
   return exit_code::ok;

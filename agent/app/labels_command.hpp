@@ -2,7 +2,7 @@
 #pragma once
 
 #include "core/labels.hpp"
-#include "core/settings.hpp"
+#include "app/agent_options.hpp"
 
 #include <string>
 
@@ -14,6 +14,6 @@ enum class LabelFormat { text, env, json };
 // shell compatible); json: one object of key: value.
 std::string format_labels(const LabelSet& labels, LabelFormat format);
 
-int labels_command(const config::Settings& settings, LabelFormat format);
+int labels_command(const AgentOptions& options, LabelFormat format);
 
 }  // namespace kn::app

@@ -4,10 +4,12 @@
 #include "node/node_labels.hpp"
 #include "core/atomic_file.hpp"
 #include "core/logging.hpp"
-#include "app/master_options.hpp"
+#include "core/stop_signal.hpp"
+#include "app/agent_options.hpp"
 #include "node/options.hpp"
 #include "docker/engine_client.hpp"
 #include "docker/label_applier.hpp"
+#include "docker/label_keeper.hpp"
 #include "http/curl_transport.hpp"
 #include "master/node_info.hpp"
 #include "master/node_stats.hpp"
@@ -22,6 +24,8 @@
 
 #include <csignal>
 #include <mutex>
+#include <stop_token>
+#include <thread>
 
 namespace kn::app {
 namespace asio = boost::asio;
@@ -36,105 +40,89 @@ struct SharedNodeState {
   std::string docker_root = "/var/lib/docker";
 };
 
-std::optional<nlohmann::json> docker_info(const std::string& docker_host) {
+// GET /info, or why not (the cause goes into the warning: a missing socket and a refused
+// connection need different fixes).
+Result<nlohmann::json> docker_info(const std::string& docker_host) {
   http::CurlTransport transport;
   auto client = docker::EngineClient::connect(transport, docker_host);
-  if (!client) return std::nullopt;
-  auto info = client->info();
-  if (!info) return std::nullopt;
-  return std::move(*info);
+  if (!client) return client.error();
+  return client->info();
+}
+
+std::optional<std::string> info_string(const Result<nlohmann::json>& info, const char* key) {
+  if (!info || !info->contains(key) || !(*info)[key].is_string()) return std::nullopt;
+  auto v = (*info)[key].get<std::string>();
+  if (v.empty()) return std::nullopt;
+  return v;
+}
+
+// A stop request (SIGTERM) that ended a start-up wait: exit 0 like a stop in the loop.
+bool stopped_at_start(const Failure& failure) {
+  if (!failure.is(Errc::stopped) && !stop_signal::requested()) return false;
+  log::get("agent")->info("stop requested during start-up; exiting");
+  return true;
 }
 
 }  // namespace
 
-int run_command(const config::Settings& settings) {
+int run_command(const AgentOptions& options) {
   auto logger = log::get("agent");
+  // Until the loop below owns SIGTERM/SIGINT, they end the start-up waits (IMDS retries,
+  // Docker verification) through the clock those waits sleep on.
+  stop_signal::install();
 
   // 1. Configuration that needs no network: fail fast with exit 78.
-  const auto url = settings.get("url");
-  if (!url) {
+  if (!options.url) {
     return cli::report(fail(Errc::config_invalid, "failed to start: no master URL; set KONTENA_URL (or --url, or "
                                                   "url: in /etc/kontena/agent.yml), e.g. https://master.example.com/"));
   }
-  auto endpoint = master::parse_master_url(*url);
+  auto endpoint = master::parse_master_url(*options.url);
   if (!endpoint) return cli::report(endpoint.error());
-  auto token = resolve_token(settings);
+  auto token = resolve_token(options.token);
   if (!token) return cli::report(token.error());
-  master::SessionConfig session;
+  master::SessionConfig session = options.session;
   session.url = endpoint->url;
-  session.ping_interval = settings.get_duration("ping-interval");
-  session.pong_timeout = settings.get_duration("pong-timeout");
-  session.update_interval = settings.get_duration("update-interval");
-  session.stats_interval = settings.get_duration("stats-interval");
-  session.backoff_cap = settings.get_duration("reconnect-max-delay");
-  // Lower bounds: below them the agent would flood the master or redial in a loop.
-  struct Minimum {
-    const char* key;
-    std::chrono::milliseconds at_least;
-    const char* text;
-  };
-  for (const auto& [key, at_least, text] :
-       {Minimum{"ping-interval", std::chrono::milliseconds(100), "100ms"},
-        Minimum{"pong-timeout", std::chrono::milliseconds(100), "100ms"},
-        Minimum{"update-interval", std::chrono::milliseconds(100), "100ms"},
-        Minimum{"stats-interval", std::chrono::milliseconds(100), "100ms"},
-        Minimum{"reconnect-max-delay", std::chrono::seconds(1), "1s"}}) {
-    if (settings.get_duration(key) < at_least) {
-      return cli::report(fail(Errc::config_invalid, std::string("invalid value for ") + key + " (" +
-                                                        settings.setting(key).origin + "): must be at least " + text));
-    }
-  }
 
   // 2. Labels from IMDS (or the static ones when IMDS is disabled). The addresses go into
   // /nodes/update as PublicIp/PrivateIp unless the settings pin them.
-  std::optional<std::string> public_ip = settings.get("public-ip");
-  std::optional<std::string> private_ip = settings.get("private-ip");
-  auto identity = read_node_identity(settings, {.addresses = !public_ip || !private_ip});
-  if (!identity) return cli::report(identity.error());
+  std::optional<std::string> public_ip = options.public_ip;
+  std::optional<std::string> private_ip = options.private_ip;
+  auto identity = node::read_node_identity(options.node, {.addresses = !public_ip || !private_ip});
+  if (!identity) return stopped_at_start(identity.error()) ? exit_code::ok : cli::report(identity.error());
   logger->info("node labels: {}", fmt::join(identity->labels.strings(), " "));
 
   // 3. Docker: labels in place, then the engine's ID and Name. A Docker that cannot be
   // reached is reported; the agent still joins the master with the derived labels.
-  const auto apply = node::apply_options(settings);
+  const auto& apply = options.node.docker;
   if (auto applied = docker::apply_labels(identity->labels, apply)) {
     log::get("docker")->info("docker labels: {}", applied->summary);
+  } else if (stopped_at_start(applied.error())) {
+    return exit_code::ok;
   } else {
     log::get("docker")->warn("{}; continuing with the derived labels", applied.error().message);
   }
   const auto info = docker_info(apply.docker_host);
-  if (!info) log::get("docker")->warn("Docker engine at {} not reachable; node id and name come from the host",
-                                      apply.docker_host);
+  if (!info) {
+    log::get("docker")->warn("Docker engine at {} not usable ({}); node id and name come from the host",
+                             apply.docker_host, info.error().message);
+  }
+  if (stop_signal::requested() && stopped_at_start(fail(Errc::stopped, "stop requested"))) return exit_code::ok;
 
-  std::string node_id;
-  if (auto v = settings.get("node-id"); v && !v->empty()) {
-    node_id = *v;
-  } else if (info && info->contains("ID") && (*info)["ID"].is_string() && !(*info)["ID"].get<std::string>().empty()) {
-    node_id = (*info)["ID"].get<std::string>();
-  } else {
-    node_id = master::derived_node_id(master::host_identity_seed());
-  }
-  std::string node_name;
-  if (auto v = settings.get("node-name"); v && !v->empty()) {
-    node_name = *v;
-  } else if (info && info->contains("Name") && (*info)["Name"].is_string() &&
-             !(*info)["Name"].get<std::string>().empty()) {
-    node_name = (*info)["Name"].get<std::string>();
-  } else {
-    node_name = master::host_name();
-  }
+  const std::string node_id = options.node_id ? *options.node_id
+                              : info_string(info, "ID").value_or(master::derived_node_id(master::host_identity_seed()));
+  const std::string node_name = options.node_name ? *options.node_name
+                                : info_string(info, "Name").value_or(master::host_name());
   if (identity->placement) {
     if (!public_ip) public_ip = identity->placement->public_ipv4;
     if (!private_ip) private_ip = identity->placement->private_ipv4;
   }
   if (!private_ip) private_ip = master::first_private_ipv4();
-  const std::string version = settings.get_or("protocol-version", "1.5.4");
+  const std::string& version = options.protocol_version;
   logger->info("node {} (id {}) joining {}", node_name, node_id, endpoint->url);
 
   SharedNodeState shared;
   shared.labels = identity->labels.strings();
-  if (info && info->contains("DockerRootDir") && (*info)["DockerRootDir"].is_string()) {
-    shared.docker_root = (*info)["DockerRootDir"].get<std::string>();
-  }
+  if (auto root = info_string(info, "DockerRootDir")) shared.docker_root = *root;
 
   // 4. The loop: the master link, signals, systemd, the label re-check.
   asio::io_context ioc(1);
@@ -147,13 +135,13 @@ int run_command(const config::Settings& settings) {
   link_options.endpoint = *endpoint;
   link_options.identity = master::NodeIdentityHeaders{node_id, node_name, version, shared.labels, token->kind,
                                                       token->value};
-  link_options.tls = tls_options(settings);
+  link_options.tls = options.tls;
   session.node_id = node_id;
 
   master::LinkHooks hooks;
   hooks.collect_node_info = [&] {
     master::NodeInfoInputs in;
-    in.docker_info = docker_info(apply.docker_host);
+    if (auto fresh = docker_info(apply.docker_host)) in.docker_info = std::move(*fresh);
     in.name = node_name;
     in.public_ip = public_ip;
     in.private_ip = private_ip;
@@ -183,7 +171,13 @@ int run_command(const config::Settings& settings) {
   };
   master::MasterLink link(ioc, worker.get_executor(), std::move(link_options), session, std::move(hooks));
 
+  stop_signal::uninstall();
   asio::signal_set signals(ioc, SIGTERM, SIGINT);
+  if (stop_signal::requested()) {  // arrived between the start-up waits and the signal_set
+    worker.stop();
+    worker.join();
+    return exit_code::ok;
+  }
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     logger->info("received {}; closing the master connection", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -206,29 +200,13 @@ int run_command(const config::Settings& settings) {
   }
 
   // Label drift repair (dockerd restarted with another daemon.json, an operator's edit): the
-  // labels derived at start are put back every label-check-interval, on the worker. IMDS is
-  // not asked again: an instance's placement does not change while it runs.
-  asio::steady_timer label_timer(ioc);
-  const auto label_interval = settings.get_duration("label-check-interval");
-  std::function<void()> arm_label_check;
-  if (label_interval.count() > 0) {
-    arm_label_check = [&] {
-      label_timer.expires_after(label_interval);
-      label_timer.async_wait([&](const boost::system::error_code& ec) {
-        if (ec) return;
-        asio::post(worker, [&] {
-          if (auto applied = docker::apply_labels(identity->labels, apply)) {
-            if (applied->file_changed || applied->reloaded) {
-              log::get("docker")->info("docker labels repaired: {}", applied->summary);
-            }
-          } else {
-            log::get("docker")->warn("label check: {}", applied.error().message);
-          }
-          asio::post(ioc, [&] { arm_label_check(); });
-        });
-      });
-    };
-    arm_label_check();
+  // labels derived at start are put back every label-check-interval on a thread of their
+  // own. IMDS is not asked again: an instance's placement does not change while it runs.
+  std::jthread label_keeper;
+  if (options.label_check_interval.count() > 0) {
+    label_keeper = std::jthread([&](std::stop_token stop) {
+      docker::keep_labels(stop, identity->labels, apply, options.label_check_interval);
+    });
   }
 
   if (auto st = link.start(); !st) {
@@ -239,7 +217,7 @@ int run_command(const config::Settings& settings) {
   ioc.run();
   signals.cancel();
   watchdog.cancel();
-  label_timer.cancel();
+  label_keeper.request_stop();
   worker.stop();  // queued collections and re-checks are dropped; a running one finishes
   worker.join();
 

@@ -4,14 +4,14 @@
 // Type=notify service.
 #pragma once
 
-#include "core/settings.hpp"
+#include "app/agent_options.hpp"
 
 #include <string>
 
 namespace kn::app {
 
 // Runs until SIGTERM/SIGINT (exit 0), a shutdown close code from the master (77, 79, 80,
-// 81) or a start-up failure (64, 69, 78).
-int run_command(const config::Settings& settings);
+// 81) or a start-up failure (64, 69, 78). SIGTERM during the start-up waits exits 0 too.
+int run_command(const AgentOptions& options);
 
 }  // namespace kn::app

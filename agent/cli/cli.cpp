@@ -27,9 +27,8 @@ void SettingFlags::add_to(CLI::App& app, unsigned scope) {
   }
 }
 
-Result<config::Settings> SettingFlags::load(unsigned scope) const {
+Result<config::Settings> SettingFlags::load() const {
   config::Sources sources;
-  sources.scope = scope;
   for (const auto& [key, opt] : options_) {
     if (opt->count() > 0) sources.flags.emplace(key, raw_.at(key));
   }

@@ -18,7 +18,7 @@ namespace kn::cli {
 class SettingFlags {
  public:
   void add_to(CLI::App& app, unsigned scope);
-  Result<config::Settings> load(unsigned scope) const;
+  Result<config::Settings> load() const;
 
  private:
   std::map<std::string, std::string, std::less<>> raw_;

@@ -99,4 +99,22 @@ Result<std::optional<std::string>> read_file(const std::filesystem::path& path) 
   return std::optional<std::string>{ss.str()};
 }
 
+Result<std::string> read_token_file(const std::filesystem::path& path) {
+  auto text = read_file(path);
+  if (!text) return fail(Errc::config_invalid, text.error().message);
+  if (!*text) return fail(Errc::config_invalid, "no such file (fix the path)");
+  std::string token = std::move(**text);
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) return fail(Errc::config_invalid, "it is empty");
+  if (token.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+    return fail(Errc::config_invalid, "it holds more than one line or a NUL byte");
+  }
+  return token;
+}
+
+std::filesystem::path under_root(const std::filesystem::path& root, const std::filesystem::path& path) {
+  if (root.empty() || root == "/") return path;
+  return root / path.relative_path();
+}
+
 }  // namespace kn

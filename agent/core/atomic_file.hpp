@@ -27,4 +27,13 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
 // Reads a whole file. A missing file is an empty optional, not an error.
 Result<std::optional<std::string>> read_file(const std::filesystem::path& path);
 
+// A one-line secret file (grid token, node token): the line without its line ending.
+// Errc::config_invalid naming why ("no such file (fix the path)", "it is empty", "it holds more
+// than one line"); callers add which file it is. The content never appears in a message.
+Result<std::string> read_token_file(const std::filesystem::path& path);
+
+// `path` inside `root` (kontena-bootstrap --root: image builds and tests): /run/x under /tmp/r
+// is /tmp/r/run/x; under "/" (or an empty root) it is /run/x.
+std::filesystem::path under_root(const std::filesystem::path& root, const std::filesystem::path& path);
+
 }  // namespace kn

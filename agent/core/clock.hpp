@@ -2,6 +2,9 @@
 // so tests can drive them without waiting.
 #pragma once
 
+#include "core/stop_signal.hpp"
+
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -14,12 +17,23 @@ class Clock {
   virtual ~Clock() = default;
   virtual time_point now() = 0;
   virtual void sleep_for(duration d) = 0;
+  // True when the process was asked to stop: loops waiting through this clock give up.
+  virtual bool stopped() { return false; }
 };
 
 class SteadyClock final : public Clock {
  public:
   time_point now() override { return std::chrono::steady_clock::now(); }
-  void sleep_for(duration d) override { std::this_thread::sleep_for(d); }
+  // Sleeps in slices of at most 50 ms so a stop request ends the wait promptly.
+  void sleep_for(duration d) override {
+    const auto until = now() + d;
+    while (!stopped()) {
+      const auto left = until - now();
+      if (left <= duration::zero()) return;
+      std::this_thread::sleep_for(std::min<duration>(left, std::chrono::milliseconds(50)));
+    }
+  }
+  bool stopped() override { return stop_signal::requested(); }
 };
 
 // A clock that only moves when told to (or when someone sleeps on it).

@@ -39,6 +39,8 @@ class Category final : public boost::system::error_category {
       case Errc::master_conflict: return "newer connection for this node";
       case Errc::template_invalid: return "template cannot be rendered safely";
       case Errc::systemd_failed: return "service manager request failed";
+      case Errc::stopped: return "stopped on request";
+      case Errc::rpc_decode_failed: return "malformed RPC message";
     }
     return "unknown error";
   }
@@ -54,7 +56,8 @@ const boost::system::error_category& error_category() noexcept {
 
 int exit_code_for(Errc e) noexcept {
   switch (e) {
-    case Errc::ok: return exit_code::ok;
+    case Errc::ok:
+    case Errc::stopped: return exit_code::ok;  // SIGTERM is how systemd stops a service: a clean end
     case Errc::usage: return exit_code::usage;
     case Errc::config_invalid:
     case Errc::docker_config_invalid:
@@ -77,16 +80,21 @@ int exit_code_for(Errc e) noexcept {
     case Errc::docker_unavailable:
     case Errc::docker_reload_failed:
     case Errc::master_unavailable:
+    case Errc::rpc_decode_failed:
     case Errc::systemd_failed: return exit_code::unavailable;
   }
   return exit_code::software;
 }
 
-Errc Failure::errc() const noexcept {
-  return code.category() == error_category() ? static_cast<Errc>(code.value()) : Errc::file_io;
+Errc Failure::errc() const {
+  // Every Failure is made from an Errc; another category here is a bug, not an I/O error.
+  if (code.category() != error_category()) throw std::logic_error("Failure with a foreign error category: " + message);
+  return static_cast<Errc>(code.value());
 }
 
-int Failure::exit_code() const noexcept { return exit_code_for(errc()); }
+int Failure::exit_code() const noexcept {
+  return code.category() == error_category() ? exit_code_for(static_cast<Errc>(code.value())) : exit_code::software;
+}
 
 Failure Failure::context(std::string_view prefix) && {
   message = std::string(prefix) + ": " + message;

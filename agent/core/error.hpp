@@ -40,6 +40,8 @@ enum class Errc {
   master_conflict,        // close 4041
   template_invalid,       // unit template or values file cannot be rendered safely
   systemd_failed,         // the service manager (D-Bus) refused or is unreachable
+  stopped,                // a wait ended early because the process was asked to stop (SIGTERM)
+  rpc_decode_failed,      // a MessagePack-RPC frame from the master cannot be decoded
 };
 
 }  // namespace kn
@@ -55,7 +57,7 @@ inline boost::system::error_code make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), error_category()};
 }
 
-// Process exit codes (sysexits.h where one fits). DESIGN.md "Binaries and commands".
+// Process exit codes (sysexits.h where one fits); README.md "Exit codes" lists them for users.
 namespace exit_code {
 inline constexpr int ok = 0;
 inline constexpr int problems = 1;         // doctor found problems
@@ -80,10 +82,9 @@ struct Failure {
 
   Failure() = default;
   Failure(Errc e, std::string msg) : code(make_error_code(e)), message(std::move(msg)) {}
-  Failure(boost::system::error_code c, std::string msg) : code(c), message(std::move(msg)) {}
 
   bool is(Errc e) const noexcept { return code == make_error_code(e); }
-  Errc errc() const noexcept;
+  Errc errc() const;  // std::logic_error for a default-constructed Failure (a bug)
   int exit_code() const noexcept;
   // Prefixes more context: "failed to X: " + message.
   Failure context(std::string_view prefix) &&;

@@ -1,5 +1,8 @@
 #include "core/settings.hpp"
 
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -18,7 +21,7 @@ using namespace std::string_view_literals;
 
 // The option table. Names follow the AWS SDK conventions for IMDS
 // (https://docs.aws.amazon.com/sdkref/latest/guide/feature-imds-credentials.html) and the
-// Kontena agent's own variables (reference/kontena-protocol.md, section 1).
+// Kontena agent's own variables (kontena v1.5.4: agent/bin/kontena-agent; docs/protocol.md).
 constexpr std::array kOptions{
     OptionSpec{.key = "config", .flag = "--config", .env = "KONTENA_CONFIG", .default_value = "/etc/kontena/agent.yml",
                .type = Type::path, .help = "YAML file with settings (keys as in this table); a missing default file is ignored"},
@@ -61,7 +64,7 @@ constexpr std::array kOptions{
                .default_value = "60s", .type = Type::duration,
                .help = "overall time to keep retrying IMDS (boot races, throttling)"},
     OptionSpec{.key = "imds-timeout", .flag = "--imds-timeout", .env = "KONTENA_IMDS_TIMEOUT", .default_value = "1s",
-               .type = Type::duration, .help = "timeout of one IMDS request (the token PUT included)"},
+               .type = Type::duration, .help = "timeout of one IMDS request (the token PUT included)", .minimum = "1ms"},
     OptionSpec{.key = "docker-host", .flag = "--docker-host", .env = "DOCKER_HOST",
                .default_value = "unix:///var/run/docker.sock", .type = Type::url, .help = "Docker Engine API socket"},
     OptionSpec{.key = "docker-config", .flag = "--docker-config", .env = "KONTENA_DOCKER_CONFIG",
@@ -86,7 +89,7 @@ constexpr std::array kOptions{
     OptionSpec{.key = "protocol-version", .flag = "--protocol-version", .env = "KONTENA_VERSION",
                .default_value = "1.5.4", .type = Type::string,
                .help = "Kontena-Version sent to the master; must match its major.minor", .scope = Scope::agent},
-    // kontena-bootstrap apply (DESIGN.md "Metadata env file and template variables").
+    // kontena-bootstrap apply (README.md "kontena-bootstrap apply").
     OptionSpec{.key = "root", .flag = "--root", .env = "KONTENA_ROOT", .default_value = "/", .type = Type::path,
                .help = "prefix for every file read and written (image builds, tests); not / skips daemon-reload "
                        "and Docker reload", .scope = Scope::bootstrap},
@@ -111,7 +114,7 @@ constexpr std::array kOptions{
     OptionSpec{.key = "restart-units", .flag = "--restart", .env = "KONTENA_RESTART_UNITS", .type = Type::string,
                .help = "units to restart after the daemon-reload (space or comma separated)",
                .scope = Scope::bootstrap},
-    // Master link timers (reference/kontena-protocol.md section 2 "Agent-side timers" and section 4).
+    // Master link timers (docs/protocol.md "Timers").
     OptionSpec{.key = "public-ip", .flag = "--public-ip", .env = "KONTENA_PUBLIC_IP", .type = Type::string,
                .help = "PublicIp reported to the master (default: the instance's public IPv4 from IMDS)",
                .scope = Scope::agent},
@@ -120,19 +123,19 @@ constexpr std::array kOptions{
                .scope = Scope::agent},
     OptionSpec{.key = "ping-interval", .flag = "--ping-interval", .env = "KONTENA_PING_INTERVAL",
                .default_value = "30s", .type = Type::duration, .help = "WebSocket ping to the master every this long",
-               .scope = Scope::agent},
+               .scope = Scope::agent, .minimum = "100ms"},
     OptionSpec{.key = "pong-timeout", .flag = "--pong-timeout", .env = "WEBSOCKET_TIMEOUT", .default_value = "5s",
                .type = Type::duration, .help = "reconnect when a ping gets no pong within this long",
-               .scope = Scope::agent},
+               .scope = Scope::agent, .minimum = "100ms"},
     OptionSpec{.key = "update-interval", .flag = "--update-interval", .env = "KONTENA_UPDATE_INTERVAL",
                .default_value = "60s", .type = Type::duration,
-               .help = "send /nodes/update (Docker info and labels) this often", .scope = Scope::agent},
+               .help = "send /nodes/update (Docker info and labels) this often", .scope = Scope::agent, .minimum = "100ms"},
     OptionSpec{.key = "stats-interval", .flag = "--stats-interval", .env = "KONTENA_STATS_INTERVAL",
                .default_value = "60s", .type = Type::duration, .help = "send /nodes/stats this often",
-               .scope = Scope::agent},
+               .scope = Scope::agent, .minimum = "100ms"},
     OptionSpec{.key = "reconnect-max-delay", .flag = "--reconnect-max-delay", .env = "KONTENA_RECONNECT_MAX_DELAY",
                .default_value = "90s", .type = Type::duration,
-               .help = "cap of the jittered exponential reconnect backoff", .scope = Scope::agent},
+               .help = "cap of the jittered exponential reconnect backoff", .scope = Scope::agent, .minimum = "1s"},
 };
 
 std::string lower(std::string_view s) {
@@ -149,16 +152,29 @@ std::string trim(std::string_view s) {
   return {b, e};
 }
 
-std::string scalar_to_string(const YAML::Node& node) {
-  if (node.IsSequence()) {
-    std::string joined;
-    for (const auto& item : node) {
-      if (!joined.empty()) joined += ' ';
-      joined += item.as<std::string>();
-    }
-    return joined;
+// "file:LINE: setting 'key'": where a wrong value sits, for messages.
+std::string where(const std::string& path, const YAML::Node& node, std::string_view key) {
+  return path + ":" + std::to_string(node.Mark().line + 1) + ": setting '" + std::string(key) + "'";
+}
+
+// A setting's value: a scalar, or for a list setting a sequence of scalars (joined with
+// spaces). Anything else (a mapping, a nested list) is a configuration error naming the line.
+Result<std::string> scalar_to_string(const std::string& path, std::string_view key, const YAML::Node& node,
+                                     bool list_allowed) {
+  if (node.IsScalar()) return node.Scalar();
+  if (!node.IsSequence() || !list_allowed) {
+    return fail(Errc::config_invalid, "failed to read config file " + where(path, node, key) +
+                                          " must be a single value (fix its type)");
   }
-  return node.as<std::string>();
+  std::vector<std::string> items;
+  for (const auto& item : node) {
+    if (!item.IsScalar()) {
+      return fail(Errc::config_invalid, "failed to read config file " + where(path, item, key) +
+                                            ": list items must be plain key=value strings, not a mapping or list");
+    }
+    items.push_back(item.Scalar());
+  }
+  return fmt::format("{}", fmt::join(items, " "));
 }
 
 Result<std::map<std::string, std::string, std::less<>>> read_config_file(const std::string& path, bool explicit_path) {
@@ -182,17 +198,21 @@ Result<std::map<std::string, std::string, std::less<>>> read_config_file(const s
     return fail(Errc::config_invalid, "failed to read config file " + path + ": expected a mapping of setting: value");
   }
   for (const auto& entry : root) {
-    const auto key = entry.first.as<std::string>();
+    if (!entry.first.IsScalar()) {
+      return fail(Errc::config_invalid, "failed to read config file " + path + ":" +
+                                            std::to_string(entry.first.Mark().line + 1) +
+                                            ": a setting name must be a plain word");
+    }
+    const auto& key = entry.first.Scalar();
     const OptionSpec* spec = find_option(key);
     if (spec == nullptr || key == "config") {
-      return fail(Errc::config_invalid, "failed to read config file " + path + ": unknown setting '" + key +
+      return fail(Errc::config_invalid, "failed to read config file " + path + ":" +
+                                            std::to_string(entry.first.Mark().line + 1) + ": unknown setting '" + key +
                                             "' (see --help for the settings)");
     }
-    if (!entry.second.IsScalar() && !(spec->type == Type::labels && entry.second.IsSequence())) {
-      return fail(Errc::config_invalid,
-                  "failed to read config file " + path + ": setting '" + key + "' must be a single value");
-    }
-    out.emplace(key, scalar_to_string(entry.second));
+    auto value = scalar_to_string(path, key, entry.second, spec->type == Type::labels);
+    if (!value) return value.error();
+    out.emplace(key, std::move(*value));
   }
   return out;
 }
@@ -255,45 +275,70 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
 }
 
-Status validate(const OptionSpec& spec, std::string_view value, std::string_view origin) {
+Result<std::string> validate(const OptionSpec& spec, std::string_view value, std::string_view origin) {
   auto bad = [&](const std::string& why) {
     return fail(Errc::config_invalid, "invalid value for " + std::string(origin) + ": " + std::string(why));
   };
-  switch (spec.type) {
-    case Type::boolean:
-      if (!parse_bool(value)) return bad("'" + std::string(value) + "' is not a boolean; use true or false");
-      break;
-    case Type::duration:
-      if (!parse_duration(value)) return bad("'" + std::string(value) + "' is not a duration; use e.g. 500ms, 30s or 2m");
-      break;
-    case Type::choice: {
-      std::string_view rest = spec.choices;
-      bool found = false;
-      while (!rest.empty()) {
-        const auto bar = rest.find('|');
-        const auto choice = rest.substr(0, bar);
-        if (lower(choice) == lower(trim(value))) found = true;
-        rest = bar == std::string_view::npos ? std::string_view{} : rest.substr(bar + 1);
-      }
-      if (!found) return bad("'" + std::string(value) + "' is not one of " + std::string(spec.choices));
-      break;
-    }
-    case Type::url:
-      if (value.find("://") == std::string_view::npos) {
-        return bad("'" + std::string(value) + "' is not a URL; use scheme://host[:port]");
-      }
-      break;
-    case Type::path:
-      if (value.empty()) return bad("empty path");
-      break;
-    case Type::string:
-    case Type::labels:
-      break;
-  }
   if (value.find('\n') != std::string_view::npos || value.find('\0') != std::string_view::npos) {
     return bad("value holds a newline or NUL byte");
   }
-  return {};
+  switch (spec.type) {
+    case Type::boolean: {
+      const auto b = parse_bool(value);
+      if (!b) return bad("'" + std::string(value) + "' is not a boolean; use true or false");
+      return std::string(*b ? "true" : "false");
+    }
+    case Type::duration: {
+      const auto d = parse_duration(value);
+      if (!d) return bad("'" + std::string(value) + "' is not a duration; use e.g. 500ms, 30s or 2m");
+      if (!spec.minimum.empty() && *d < parse_duration(spec.minimum).value_or(std::chrono::milliseconds{0})) {
+        return bad("'" + std::string(value) + "' is too short: must be at least " + std::string(spec.minimum));
+      }
+      return trim(value);
+    }
+    case Type::choice: {
+      // Choices match case-insensitively and are stored in the table's spelling, so
+      // "Ipv6" and "DEBUG" mean what they say wherever the value is read.
+      std::string_view rest = spec.choices;
+      while (!rest.empty()) {
+        const auto bar = rest.find('|');
+        const auto choice = rest.substr(0, bar);
+        if (lower(choice) == lower(trim(value))) return std::string(choice);
+        rest = bar == std::string_view::npos ? std::string_view{} : rest.substr(bar + 1);
+      }
+      return bad("'" + std::string(value) + "' is not one of " + std::string(spec.choices));
+    }
+    case Type::url: {
+      // A bare socket path is not a URL; unix:///path is (Docker's DOCKER_HOST form).
+      const auto parsed = boost::urls::parse_absolute_uri(trim(value));
+      if (!parsed || parsed->scheme().empty()) {
+        return bad("'" + std::string(value) + "' is not a URL; use scheme://host[:port]");
+      }
+      return trim(value);
+    }
+    case Type::path:
+      if (value.empty()) return bad("empty path");
+      return std::string(value);
+    case Type::string:
+    case Type::labels:
+      return std::string(value);
+  }
+  return std::string(value);
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> items;
+  std::string current;
+  for (char c : text) {
+    if (c == ',' || std::isspace(static_cast<unsigned char>(c)) != 0) {
+      if (!current.empty()) items.push_back(std::move(current));
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  if (!current.empty()) items.push_back(std::move(current));
+  return items;
 }
 
 Result<Settings> Settings::load(const Sources& sources) {
@@ -320,7 +365,7 @@ Result<Settings> Settings::load(const Sources& sources) {
     }
   }
 
-  std::string config_path(kOptions[0].default_value);
+  std::string config_path = sources.default_config.value_or(std::string(kOptions[0].default_value));
   bool explicit_config = false;
   if (auto it = env_values.find("config"); it != env_values.end()) {
     config_path = it->second.first;
@@ -334,9 +379,7 @@ Result<Settings> Settings::load(const Sources& sources) {
   auto file_values = read_config_file(config_path, explicit_config);
   if (!file_values) return file_values.error();
   for (const auto& [key, value] : *file_values) {
-    const auto* spec = find_option(key);
     if (auto st = s.set(key, value, Source::file, config_path + " (" + key + ")"); !st) return st.error();
-    (void)spec;
   }
   for (const auto& [key, entry] : env_values) {
     if (auto st = s.set(key, entry.first, Source::environment, entry.second); !st) return st.error();
@@ -354,8 +397,9 @@ Result<Settings> Settings::load(const Sources& sources) {
 Status Settings::set(std::string_view key, std::string value, Source source, std::string origin) {
   auto it = values_.find(key);
   if (it == values_.end()) return fail(Errc::config_invalid, "unknown setting '" + std::string(key) + "'");
-  if (auto st = validate(*it->second.spec, value, origin); !st) return st;
-  it->second.value = std::move(value);
+  auto canonical = validate(*it->second.spec, value, origin);
+  if (!canonical) return canonical.error();
+  it->second.value = std::move(*canonical);
   it->second.source = source;
   it->second.origin = std::move(origin);
   return {};
@@ -369,9 +413,10 @@ const Setting& Settings::setting(std::string_view key) const {
 
 std::optional<std::string> Settings::get(std::string_view key) const { return setting(key).value; }
 
-std::string Settings::get_or(std::string_view key, std::string_view fallback) const {
+const std::string& Settings::value(std::string_view key) const {
   const auto& v = setting(key).value;
-  return v ? *v : std::string(fallback);
+  if (!v) throw std::logic_error("setting without a default read as if it had one: " + std::string(key));
+  return *v;
 }
 
 bool Settings::get_bool(std::string_view key) const {
@@ -385,20 +430,8 @@ std::chrono::milliseconds Settings::get_duration(std::string_view key) const {
 }
 
 std::vector<std::string> Settings::get_list(std::string_view key) const {
-  std::vector<std::string> items;
   const auto& v = setting(key).value;
-  if (!v) return items;
-  std::string current;
-  for (char c : *v) {
-    if (c == ',' || std::isspace(static_cast<unsigned char>(c)) != 0) {
-      if (!current.empty()) items.push_back(std::move(current));
-      current.clear();
-    } else {
-      current += c;
-    }
-  }
-  if (!current.empty()) items.push_back(std::move(current));
-  return items;
+  return v ? split_list(*v) : std::vector<std::string>{};
 }
 
 std::string Settings::describe(unsigned scope) const {
@@ -426,6 +459,7 @@ std::string markdown_table() {
     if (!spec.env_alias.empty()) env += " (or " + code(spec.env_alias) + ")";
     std::string help(spec.help);
     if (!spec.choices.empty()) help += " (" + std::string(spec.choices) + ")";
+    if (!spec.minimum.empty()) help += "; at least " + std::string(spec.minimum);
     if (spec.secret) help += "; secret: masked in `--print-config`, never logged";
     std::string escaped;
     for (char c : help) escaped += c == '|' ? std::string("\\|") : std::string(1, c);

@@ -2,7 +2,10 @@
 // (/etc/kontena/agent.yml), --help, --print-config and the README's settings table.
 //
 // Precedence: flags > environment > config file > defaults. Every value is validated once,
-// at load time, so the typed getters below cannot fail.
+// at load time, and stored in its canonical form (a choice in the table's spelling, a boolean
+// as true/false), so the typed getters below cannot fail and read what validation accepted.
+// Commands turn a Settings into their typed option structs once (node/options.hpp,
+// app/agent_options.hpp, bootstrap/options.hpp); nothing below them reads a key.
 #pragma once
 
 #include "core/error.hpp"
@@ -31,9 +34,10 @@ struct OptionSpec {
   std::string_view default_value = {};     // empty: unset
   Type type = Type::string;
   std::string_view help = {};
-  std::string_view choices = {};      // "a|b|c" for Type::choice
+  std::string_view choices = {};      // "a|b|c" for Type::choice; values are stored in this spelling
   bool secret = false;                // masked in --print-config, never logged
   unsigned scope = Scope::both;
+  std::string_view minimum = {};      // Type::duration: the smallest value accepted, e.g. "100ms"
 };
 
 std::span<const OptionSpec> option_table();
@@ -55,7 +59,9 @@ EnvLookup process_env();
 struct Sources {
   std::map<std::string, std::string, std::less<>> flags;  // key -> raw value given on the command line
   EnvLookup env = process_env();
-  unsigned scope = Scope::both;
+  // Tests: the config file read when neither --config nor KONTENA_CONFIG names one
+  // (unset: the table's default, /etc/kontena/agent.yml).
+  std::optional<std::string> default_config = {};
 };
 
 class Settings {
@@ -66,7 +72,8 @@ class Settings {
 
   const Setting& setting(std::string_view key) const;
   std::optional<std::string> get(std::string_view key) const;
-  std::string get_or(std::string_view key, std::string_view fallback) const;
+  // A setting that has a default in the table (throws std::logic_error for one without).
+  const std::string& value(std::string_view key) const;
   bool get_bool(std::string_view key) const;
   std::chrono::milliseconds get_duration(std::string_view key) const;
   // The node labels setting split into "key=value" items (whitespace or comma separated).
@@ -86,8 +93,12 @@ class Settings {
 std::optional<bool> parse_bool(std::string_view text);
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
-// Validates one raw value against its spec; the message names `origin` and the fix.
-Status validate(const OptionSpec& spec, std::string_view value, std::string_view origin);
+// Validates one raw value against its spec and returns its canonical form; the message names
+// `origin` and the fix.
+Result<std::string> validate(const OptionSpec& spec, std::string_view value, std::string_view origin);
+
+// Splits on whitespace and commas, dropping empty items ("a, b c" -> a, b, c).
+std::vector<std::string> split_list(std::string_view text);
 
 // The README's settings table (Markdown), every setting with the binaries that read it.
 std::string markdown_table();

@@ -14,11 +14,6 @@
 namespace kn::docker {
 namespace {
 
-std::filesystem::path under_root(const std::filesystem::path& root, const std::filesystem::path& path) {
-  if (root.empty() || root == "/") return path;
-  return root / path.relative_path();
-}
-
 std::string count_text(std::size_t n) { return std::to_string(n) + (n == 1 ? " label" : " labels"); }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "core/logging.hpp"
 #include "systemd/service_manager.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -18,11 +19,7 @@ namespace {
 constexpr std::string_view kDockerUnit = "docker.service";
 constexpr std::chrono::milliseconds kPollInterval{100};
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (const auto& s : items) out += (out.size() > 1 ? " " : "") + s;
-  return out + "]";
-}
+std::string join(const std::vector<std::string>& items) { return fmt::format("[{}]", fmt::join(items, " ")); }
 
 }  // namespace
 
@@ -106,6 +103,7 @@ Result<Verification> await_labels(EngineClient& engine, const std::vector<std::s
     if (same_labels(v.engine_labels, wanted)) return v;
     if (clock.now() - start >= deadline) break;
     clock.sleep_for(kPollInterval);
+    if (clock.stopped()) return fail(Errc::stopped, "stopped while waiting for dockerd to show the labels");
   }
   return fail(Errc::docker_reload_failed,
               "failed to apply labels to dockerd: after " + std::to_string(v.waited.count()) + " ms it still shows " +

@@ -46,11 +46,8 @@ std::string status_text(long status) { return "HTTP " + std::to_string(status); 
 
 }  // namespace
 
-Result<std::string> resolve_endpoint(const std::optional<std::string>& explicit_url, std::string_view mode) {
-  if (!explicit_url) {
-    if (mode == "IPv6" || mode == "ipv6") return std::string(kDefaultEndpointV6);
-    return std::string(kDefaultEndpointV4);
-  }
+Result<std::string> resolve_endpoint(const std::optional<std::string>& explicit_url, EndpointMode mode) {
+  if (!explicit_url) return std::string(mode == EndpointMode::ipv6 ? kDefaultEndpointV6 : kDefaultEndpointV4);
   auto parsed = boost::urls::parse_absolute_uri(*explicit_url);
   if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https") || parsed->host().empty()) {
     return fail(Errc::config_invalid, "invalid IMDS endpoint '" + *explicit_url +
@@ -189,6 +186,7 @@ Result<std::optional<std::string>> Client::get(std::string_view path, Clock::tim
   int attempt = 0;
   int unauthorized = 0;
   for (;;) {
+    if (clock_.stopped()) return fail(Errc::stopped, "stopped while reading " + std::string(path) + " from IMDS");
     if (clock_.now() >= deadline) {
       return fail(Errc::imds_unavailable, "failed to read " + std::string(path) + " from IMDS at " +
                                               options_.endpoint + " within " +

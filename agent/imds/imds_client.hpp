@@ -1,6 +1,6 @@
 // IMDS client: IMDSv2 tokens with IMDSv1 fallback, bounded jittered retries inside a
 // deadline, 404 as absence, and the diagnoses users need at 3 a.m. (IMDS disabled, hop
-// limit too low). Facts: shared/reference/imds.md.
+// limit too low). See https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-service.html.
 //
 // Blocking; one client per thread (it owns no threads, the transport is not thread-safe).
 #pragma once
@@ -36,9 +36,12 @@ struct Options {
   std::size_t max_response_bytes = 64U * 1024U;
 };
 
+// AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE: which link-local address IMDS has.
+enum class EndpointMode { ipv4, ipv6 };
+
 // Resolves the endpoint from an explicit URL (flag/AWS_EC2_METADATA_SERVICE_ENDPOINT) or the
-// endpoint mode ("IPv4" or "IPv6").
-Result<std::string> resolve_endpoint(const std::optional<std::string>& explicit_url, std::string_view mode);
+// endpoint mode.
+Result<std::string> resolve_endpoint(const std::optional<std::string>& explicit_url, EndpointMode mode);
 
 class Client {
  public:

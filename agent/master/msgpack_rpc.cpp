@@ -3,7 +3,7 @@
 namespace kn::rpc {
 namespace {
 
-Failure malformed(std::string why) { return fail(Errc::master_unavailable, "failed to decode RPC frame: " + why); }
+Failure malformed(std::string why) { return fail(Errc::rpc_decode_failed, "failed to decode RPC frame: " + why); }
 
 }  // namespace
 

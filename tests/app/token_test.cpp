@@ -1,6 +1,6 @@
 // Where `run` finds the master token: the node token wins, files and systemd credentials
 // are read, and no message ever holds the token.
-#include "app/master_options.hpp"
+#include "app/agent_options.hpp"
 #include "support/catch_result.hpp"
 #include "support/process.hpp"
 
@@ -20,7 +20,9 @@ Result<app::MasterToken> resolve(std::map<std::string, std::string> env) {
   sources.flags["config"] = "/dev/null";
   auto settings = config::Settings::load(sources);
   REQUIRE(settings.has_value());
-  return app::resolve_token(*settings, sources.env);
+  auto options = app::agent_options(*settings);
+  REQUIRE(options.has_value());
+  return app::resolve_token(options->token, sources.env);
 }
 
 }  // namespace

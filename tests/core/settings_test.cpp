@@ -87,6 +87,9 @@ TEST_CASE("settings: config file errors are exit 78 with file, key or position",
       {"imds-deadline: [1, 2\n", "line "},
       {"- a\n- b\n", "expected a mapping"},
       {"imds-deadline: {a: 1}\n", "must be a single value"},
+      {"ephemeral: true\nnode-labels: [{a: 1}]\n", ":2: setting 'node-labels'"},
+      {"node-labels: [[a=1]]\n", ":1: setting 'node-labels'"},
+      {"? [a]\n: 1\n", ":1: a setting name must be a plain word"},
   }));
   std::ofstream(file) << content;
   Sources s;
@@ -98,9 +101,11 @@ TEST_CASE("settings: config file errors are exit 78 with file, key or position",
 }
 
 TEST_CASE("settings: a missing default config file is fine, a missing named one is not", "[config]") {
+  kn::test::TempDir dir;
   Sources s;
   s.env = env_of({});
-  CHECK(Settings::load(s));  // /etc/kontena/agent.yml normally absent; either way loads or names itself
+  s.default_config = (dir / "agent.yml").string();  // not the host's /etc/kontena/agent.yml
+  CHECK(Settings::load(s));
   s.env = env_of({{"KONTENA_CONFIG", "/nonexistent/agent.yml"}});
   auto settings = Settings::load(s);
   REQUIRE_FALSE(settings);
@@ -143,4 +148,28 @@ TEST_CASE("settings: durations", "[config]") {
   CHECK(d->count() == ms);
   CHECK_FALSE(kn::config::parse_duration("-1s"));
   CHECK_FALSE(kn::config::parse_duration("1 day"));
+}
+
+TEST_CASE("settings: choices match in any case and are stored in the table's spelling", "[config]") {
+  Sources s;
+  s.env = env_of({{"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "Ipv6"}, {"KONTENA_CONFIG", "/dev/null"}});
+  s.flags["log-level"] = "DEBUG";
+  auto settings = Settings::load(s);
+  REQUIRE(settings);
+  CHECK(settings->value("imds-endpoint-mode") == "IPv6");
+  CHECK(settings->value("log-level") == "debug");
+}
+
+TEST_CASE("settings: durations below the table's minimum are refused naming the minimum", "[config]") {
+  Sources s;
+  s.env = env_of({{"KONTENA_PING_INTERVAL", "50ms"}, {"KONTENA_CONFIG", "/dev/null"}});
+  auto settings = Settings::load(s);
+  REQUIRE_FALSE(settings);
+  CHECK(settings.error().exit_code() == 78);
+  CHECK_THAT(settings.error().message, Catch::Contains("KONTENA_PING_INTERVAL") && Catch::Contains("at least 100ms"));
+}
+
+TEST_CASE("settings: split_list splits on whitespace and commas", "[config]") {
+  CHECK(kn::config::split_list(" a, b\tc,,d ") == std::vector<std::string>{"a", "b", "c", "d"});
+  CHECK(kn::config::split_list("").empty());
 }

@@ -1,5 +1,5 @@
 // The real IMDS client (libcurl transport) against the IMDS simulator on loopback, one test
-// per mode and fault of shared/reference/imds.md part (b).
+// per mode and fault the IMDS simulator offers (tests/support/imds_sim.py).
 #include "core/logging.hpp"
 #include "http/curl_transport.hpp"
 #include "imds/imds_client.hpp"
@@ -195,12 +195,14 @@ TEST_CASE("imds: the token is reused for its TTL, then renewed", "[imds]") {
   ImdsSim sim({"--mode", "required"});
   auto o = options_for(sim);
   o.token_ttl = 1s;  // refresh margin is then 0: renewed exactly when it expires
-  ClientFixture f(o);
-  auto deadline = f.client.deadline_from_now();
-  REQUIRE(f.client.get("meta-data/instance-id", deadline));
-  REQUIRE(f.client.get("meta-data/instance-type", deadline));
-  std::this_thread::sleep_for(1100ms);
-  REQUIRE(f.client.get("meta-data/instance-id", deadline));
+  kn::http::CurlTransport transport;
+  kn::ManualClock clock;  // the client's notion of time: no waiting for the TTL
+  kn::imds::Client client(transport, clock, o);
+  auto deadline = client.deadline_from_now();
+  REQUIRE(client.get("meta-data/instance-id", deadline));
+  REQUIRE(client.get("meta-data/instance-type", deadline));
+  clock.advance(1100ms);
+  REQUIRE(client.get("meta-data/instance-id", deadline));
   auto lines = request_lines(sim);
   CHECK(std::count_if(lines.begin(), lines.end(), [](const auto& l) { return l.starts_with("PUT"); }) == 2);
   CHECK(std::none_of(lines.begin(), lines.end(), [](const auto& l) { return l.find(" 401") != std::string::npos; }));
@@ -333,10 +335,10 @@ TEST_CASE("imds: no token appears in any log line at any level", "[imds][secrets
 }
 
 TEST_CASE("imds: endpoint resolution follows the AWS SDK conventions", "[imds]") {
-  CHECK(*kn::imds::resolve_endpoint(std::nullopt, "IPv4") == "http://169.254.169.254");
-  CHECK(*kn::imds::resolve_endpoint(std::nullopt, "IPv6") == "http://[fd00:ec2::254]");
-  CHECK(*kn::imds::resolve_endpoint(std::string("http://127.0.0.1:1338/"), "IPv6") == "http://127.0.0.1:1338");
-  auto bad = kn::imds::resolve_endpoint(std::string("ftp://x"), "IPv4");
+  CHECK(*kn::imds::resolve_endpoint(std::nullopt, kn::imds::EndpointMode::ipv4) == "http://169.254.169.254");
+  CHECK(*kn::imds::resolve_endpoint(std::nullopt, kn::imds::EndpointMode::ipv6) == "http://[fd00:ec2::254]");
+  CHECK(*kn::imds::resolve_endpoint(std::string("http://127.0.0.1:1338/"), kn::imds::EndpointMode::ipv6) == "http://127.0.0.1:1338");
+  auto bad = kn::imds::resolve_endpoint(std::string("ftp://x"), kn::imds::EndpointMode::ipv4);
   REQUIRE_FALSE(bad);
   CHECK_THAT(bad.error().message, Catch::Contains("AWS_EC2_METADATA_SERVICE_ENDPOINT"));
 }

@@ -250,12 +250,7 @@ nlohmann::json MasterSim::request(const std::string& node, const std::string& me
 }
 
 bool MasterSim::wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (condition()) return true;
-    if (std::chrono::steady_clock::now() >= end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  return test::wait_until(condition, timeout);
 }
 
 bool MasterSim::wait_for_status(const std::string& name_or_id, const std::string& status,

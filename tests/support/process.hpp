@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -70,5 +71,9 @@ std::string read_text(const std::filesystem::path& path);
 
 // Path of a binary the build made (build/bin/NAME).
 std::string binary(std::string_view name);
+
+// Polls `condition` every 20 ms until it holds (true) or `timeout` passes (false): tests wait
+// for what they need, never for a fixed time.
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace kn::test

@@ -1,0 +1,20 @@
+// A process-wide stop request for the waits before an event loop owns the signals: the
+// IMDS retries and the Docker verification at start can take up to a minute, and SIGTERM
+// (systemctl stop) must end them within a second. SteadyClock sleeps in short slices and
+// reports stopped(), so every loop that waits through a Clock can give up early.
+#pragma once
+
+namespace kn::stop_signal {
+
+// SIGTERM and SIGINT set the request (async-signal-safe: one lock-free atomic store).
+void install();
+
+// Puts the default actions back (an event loop that installs its own handlers calls this).
+void uninstall();
+
+bool requested() noexcept;
+
+// For tests: sets or clears the request as a signal would.
+void set(bool value) noexcept;
+
+}  // namespace kn::stop_signal
