@@ -2,6 +2,7 @@
 
 #include "bootstrap/unit_escape.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -29,7 +30,7 @@ constexpr std::array kItems{
     ItemSpec{"lifecycle", "KONTENA_AWS_LIFECYCLE", "", ""},
     ItemSpec{"private_ipv4", "KONTENA_AWS_IPV4_LOCAL", "AFTERBURN_AWS_IPV4_LOCAL", "COREOS_EC2_IPV4_LOCAL"},
     ItemSpec{"public_ipv4", "KONTENA_AWS_IPV4_PUBLIC", "AFTERBURN_AWS_IPV4_PUBLIC", "COREOS_EC2_IPV4_PUBLIC"},
-    // Not KONTENA_NODE_LABELS (DESIGN.md's name): that is the agent's extra-labels setting, and
+    // Not KONTENA_NODE_LABELS (the name one might expect): that is the agent's extra-labels setting, and
     // kontena-agent.service loads this file, so the boot-time set would pin the agent's labels
     // until the next boot even after agent.yml changes.
     ItemSpec{"node_labels", "KONTENA_LABELS", "", ""},
@@ -54,8 +55,7 @@ Result<InstanceMetadata> InstanceMetadata::collect(const Placement* placement, c
     if (!zone) return zone.error();
     az = std::move(*zone);
   }
-  std::string joined;
-  for (const auto& label : labels.items()) joined += (joined.empty() ? "" : " ") + label.str();
+  const std::string joined = fmt::format("{}", fmt::join(labels.strings(), " "));
 
   auto value_of = [&](std::string_view variable) -> std::string {
     if (variable == "node_labels") return joined;

@@ -1,7 +1,7 @@
 // The instance metadata kontena-bootstrap injects: one table gives each item its template
 // variable ($availability_zone), its environment name (KONTENA_AWS_AVAILABILITY_ZONE) and its
 // optional compatibility names (afterburn's AFTERBURN_AWS_*, Flatcar coreos-metadata's
-// COREOS_EC2_*). DESIGN.md "Metadata env file and template variables"; names of the
+// COREOS_EC2_*). README.md "kontena-bootstrap apply"; names of the
 // compatibility sets: afterburn docs/usage/attributes.md and docs/usage/legacy-attributes.md.
 #pragma once
 

@@ -3,6 +3,10 @@
 #include "embedded_units.hpp"
 #include "bootstrap/unit_escape.hpp"
 
+#include <fmt/format.h>
+#include <boost/url/encode.hpp>
+#include <boost/url/grammar/lut_chars.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 #include <zlib.h>
@@ -33,9 +37,8 @@ std::string agent_yml(const Values& values) {
   YAML::Emitter out;
   out << YAML::BeginMap;
   if (!values.labels.empty()) {
-    std::string joined;
-    for (const auto& l : values.labels.items()) joined += (joined.empty() ? "" : " ") + l.str();
-    out << YAML::Key << "node-labels" << YAML::Value << YAML::DoubleQuoted << joined;
+    out << YAML::Key << "node-labels" << YAML::Value << YAML::DoubleQuoted
+        << fmt::format("{}", fmt::join(values.labels.strings(), " "));
   }
   if (values.ephemeral) out << YAML::Key << "ephemeral" << YAML::Value << (*values.ephemeral ? "true" : "false");
   if (!values.compat.empty()) out << YAML::Key << "metadata-compat" << YAML::Value << values.compat;
@@ -129,22 +132,11 @@ std::string render_cloud_config(const Payload& payload) {
   return "#cloud-config\n" + std::string(out.c_str()) + "\n";
 }
 
+// RFC 2397 data URL with the content percent-encoded (RFC 3986 section 2.1); the unreserved
+// characters and a few harmless ones stay readable in the rendered Ignition file.
 std::string data_url(std::string_view content) {
-  static constexpr std::string_view kHex = "0123456789ABCDEF";
-  std::string out = "data:,";
-  for (const char c : content) {
-    const auto u = static_cast<unsigned char>(c);
-    const bool keep = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || c == '-' ||
-                      c == '.' || c == '_' || c == '~' || c == '/' || c == ':' || c == '=' || c == ',' || c == '@';
-    if (keep) {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4U];
-      out += kHex[u & 0x0fU];
-    }
-  }
-  return out;
+  static constexpr auto kKept = boost::urls::unreserved_chars + boost::urls::grammar::lut_chars("/:=,@");
+  return "data:," + boost::urls::encode(content, kKept);
 }
 
 std::string render_ignition(const Payload& payload) {

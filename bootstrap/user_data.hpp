@@ -1,7 +1,7 @@
 // EC2 user-data from render values: what to install (files and units) and its two
 // encodings, Container Linux cloud-config (coreos-cloudinit) and Ignition spec 3.3.0 JSON.
 //
-// Facts (shared/reference/docker-systemd-cloudconfig.md section 3):
+// Facts (https://coreos.github.io/ignition/configuration-v3_3/, https://github.com/coreos/coreos-cloudinit/blob/master/Documentation/cloud-config.md):
 // - cloud-config: first line exactly "#cloud-config"; underscore keys only (Flatcar >= 3975.2.0
 //   ignores hyphenated ones such as drop-ins); write_files permissions are strings; gzip'd
 //   user-data is accepted.
@@ -21,7 +21,7 @@ namespace kn::bootstrap {
 
 inline constexpr std::size_t kUserDataLimit = 16 * 1024;
 
-// Where the installed configuration lives on the instance (DESIGN.md).
+// Where the installed configuration lives on the instance (README.md "Files written").
 inline constexpr std::string_view kAgentEnvPath = "/etc/kontena/agent.env";
 inline constexpr std::string_view kAgentConfigPath = "/etc/kontena/agent.yml";
 inline constexpr std::string_view kTemplatesPath = "/etc/kontena/templates";

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Memory of an idle, connected kontena-agent (DESIGN.md "Measuring memory"): RSS and
+# Memory of an idle, connected kontena-agent (README.md "Benchmarks"): RSS and
 # Private_Dirty from /proc/PID/smaps_rollup, read after the agent has been online for a while.
 # Loopback only: IMDS and master simulators on 127.0.0.1, Docker pointed at a socket that
 # does not exist (so the number is the agent's own, without a Docker client in flight).

@@ -101,9 +101,4 @@ std::vector<std::string> LabelSet::strings() const {
   return out;
 }
 
-bool LabelSet::same_as(const LabelSet& other) const {
-  if (items_.size() != other.items_.size()) return false;
-  return std::ranges::all_of(items_, [&](const Label& l) { return other.get(l.key) == std::string_view(l.value); });
-}
-
 }  // namespace kn

@@ -44,9 +44,6 @@ class LabelSet {
   std::vector<std::string> strings() const;
   bool empty() const { return items_.empty(); }
 
-  // Order-insensitive equality (Docker rebuilds its label list from a map).
-  bool same_as(const LabelSet& other) const;
-
  private:
   std::vector<Label> items_;
 };

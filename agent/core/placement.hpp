@@ -1,5 +1,5 @@
 // Where an instance runs, as read from IMDS, and the node labels derived from it
-// (DESIGN.md "Labels").
+// (README.md "kontena-agent labels").
 #pragma once
 
 #include "core/error.hpp"
@@ -32,7 +32,7 @@ struct LabelOptions {
   LabelSet extra;  // user labels (KONTENA_NODE_LABELS); override derived ones
 };
 
-// Label keys (DESIGN.md). Kept in one place so Docker, the master and docs agree.
+// Label keys (README.md "kontena-agent labels"). Kept in one place so Docker, the master and docs agree.
 namespace label_key {
 inline constexpr std::string_view region = "region";
 inline constexpr std::string_view az = "az";

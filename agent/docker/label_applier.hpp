@@ -1,7 +1,7 @@
 // Puts the node labels on the Docker engine: merge into daemon.json (atomically, keeping
 // everything else), reload dockerd without restarting it, verify through GET /info.
 // Idempotent: when the file already holds the labels nothing is written or reloaded.
-// Facts: shared/reference/docker-systemd-cloudconfig.md sections 1 and 2.
+// See https://docs.docker.com/engine/reference/commandline/dockerd/#daemon-configuration-file.
 #pragma once
 
 #include "core/error.hpp"

@@ -1,6 +1,6 @@
 // Reads the instance's Placement from IMDS in as few requests as possible.
 //
-// Boot path budget (DESIGN.md): 4 requests with IMDSv2: the token, the instance identity
+// Boot path budget (README.md "kontena-agent labels"): 4 requests with IMDSv2: the token, the instance identity
 // document (region, zone, instance id and type, private IP), placement/availability-zone-id
 // and instance-life-cycle. Cross-checking the zone against placement/availability-zone costs
 // a fifth and is opt-in (doctor, --verify-placement).

@@ -179,7 +179,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
           std::tie(ec, std::ignore) = co_await ws_.async_write(asio::buffer(out.data), kTuple);
           break;
         case Out::ping: {
-          // [k] websocket_client.rb: the ping payload is the current UTC time.
+          // kontena v1.5.4: agent/lib/kontena/websocket_client.rb: the ping payload is the current UTC time.
           const auto now = rfc3339_now();
           std::tie(ec) = co_await ws_.async_ping(websocket::ping_data(now.data(), now.size()), kTuple);
           break;
@@ -208,7 +208,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     const auto& ep = opts.endpoint;
     auto& lowest = beast::get_lowest_layer(ws_);
     // Kontena-Connected-At is the time of this attempt, taken before dialling as the Kontena
-    // agent does ([k] websocket_client.rb connect!): the master's window for the past is
+    // agent does (kontena v1.5.4: agent/lib/kontena/websocket_client.rb connect!): the master's window for the past is
     // WEBSOCKET_TIMEOUT + KONTENA_CLOCK_SKEW precisely to allow for the dial and handshakes.
     auto headers = upgrade_headers(opts.identity, std::chrono::system_clock::now());
     tcp::resolver resolver(ws_.get_executor());
@@ -419,9 +419,5 @@ Status MasterLink::start() {
 }
 
 void MasterLink::stop() { impl_->feed(event::Stop{}); }
-
-void MasterLink::set_labels(std::vector<std::string> labels) { impl_->options_.identity.labels = std::move(labels); }
-
-const Session& MasterLink::session() const { return impl_->session_; }
 
 }  // namespace kn::master

@@ -26,7 +26,7 @@ struct LinkOptions {
   MasterEndpoint endpoint;
   NodeIdentityHeaders identity;  // holds the token: used only for the upgrade request
   TlsOptions tls;
-  milliseconds connect_timeout{10'000};    // [wsc] client.rb: TCP connect / each SSL wait 10 s
+  milliseconds connect_timeout{10'000};    // kontena-websocket-client: lib/kontena/websocket/client.rb: TCP connect / each SSL wait 10 s
   milliseconds handshake_timeout{10'000};  // open (upgrade) 10 s
 };
 
@@ -51,10 +51,6 @@ class MasterLink {
   // Errc::config_invalid when the TLS settings cannot be used (unreadable CA file).
   Status start();
   void stop();  // close 1000, then exit; the Exit reaches hooks.on_exit within the close timeout
-  // Labels for the next handshakes (the label re-check found a change).
-  void set_labels(std::vector<std::string> labels);
-
-  const Session& session() const;
 
   class Impl;
 

@@ -1,5 +1,5 @@
 // What the agent sends when it dials the master: the WebSocket URL derived from the
-// configured master URL, and the Kontena upgrade headers (reference/kontena-protocol.md
+// configured master URL, and the Kontena upgrade headers (docs/protocol.md
 // section 2, "Path" and "Upgrade headers sent by the agent").
 #pragma once
 

@@ -1,5 +1,5 @@
 // MessagePack-RPC as the Kontena agent and master speak it: one MessagePack array per
-// binary WebSocket frame (reference/kontena-protocol.md, section 3).
+// binary WebSocket frame (docs/protocol.md "Frames").
 //   request      [0, msgid, method, params]
 //   response     [1, msgid, error|nil, result]
 //   notification [2, method, params]

@@ -1,5 +1,5 @@
-// The /nodes/update document ([k] agent/lib/kontena/workers/node_info_worker.rb;
-// reference/kontena-protocol.md section 4): the whole Docker GET /info JSON with Name,
+// The /nodes/update document (kontena v1.5.4: agent/lib/kontena/workers/node_info_worker.rb;
+// docs/protocol.md "After the upgrade"): the whole Docker GET /info JSON with Name,
 // PublicIp, PrivateIp, AgentVersion, Drivers and Labels set by the agent. Without Docker the
 // same keys are filled from the host (/proc, uname, /etc/os-release), so the master still
 // sees a complete node.

@@ -1,5 +1,5 @@
-// The /nodes/stats document of the Kontena agent ([k] agent/lib/kontena/workers/node_stats_worker.rb,
-// helpers/stats_helper.rb; reference/kontena-protocol.md section 4): memory, load, filesystem,
+// The /nodes/stats document of the Kontena agent (kontena v1.5.4: agent/lib/kontena/workers/node_stats_worker.rb,
+// agent/lib/kontena/helpers/stats_helper.rb; docs/protocol.md): memory, load, filesystem,
 // cpu, network and time, read from /proc and statvfs(3). Rates (cpu %, bytes per second)
 // are deltas against the previous sample, so the collector keeps state between calls.
 // Blocking file reads: run it off the Asio loop.

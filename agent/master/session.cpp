@@ -230,7 +230,7 @@ void Session::on(const event::Frame& e, Actions& out) {
       log::get("master")->info("master {} at {} accepted the node", master_version_, config_.url);
       out.emplace_back(action::SetStatus{"connected to " + config_.url +
                                          (master_version_.empty() ? "" : " (master " + master_version_ + ")")});
-      // [k] node_info_worker.rb: /nodes/update on each websocket:connected, then every 60 s.
+      // kontena v1.5.4: agent/lib/kontena/workers/node_info_worker.rb: /nodes/update on each websocket:connected, then every 60 s.
       out.emplace_back(action::CollectNodeInfo{});
       out.emplace_back(action::StartTimer{TimerId::update, config_.update_interval});
     } else if (n->method == "/agent/node_info") {
@@ -242,7 +242,7 @@ void Session::on(const event::Frame& e, Actions& out) {
       node_ = p[0];
       log::get("master")->debug("node_info: {}", node_->dump());
       if (!stats_running_) {
-        // [k] node_stats_worker.rb starts on the first node_info of each connection.
+        // kontena v1.5.4: agent/lib/kontena/workers/node_stats_worker.rb starts on the first node_info of each connection.
         stats_running_ = true;
         out.emplace_back(action::CollectStats{});
         out.emplace_back(action::StartTimer{TimerId::stats, config_.stats_interval});
@@ -280,7 +280,7 @@ void Session::on(const event::NodeInfoCollected& e, Actions& out) {
 
 void Session::on(const event::StatsCollected& e, Actions& out) {
   if (state_ != LinkState::connected || !node_) return;
-  // [k] node_stats_worker.rb: params [node.id, stats]; node.id is the node_id.
+  // kontena v1.5.4: agent/lib/kontena/workers/node_stats_worker.rb: params [node.id, stats]; node.id is the node_id.
   rpc::Value id = node_->contains("id") ? (*node_)["id"] : rpc::Value(config_.node_id);
   out.emplace_back(action::Send{rpc::encode(rpc::Notification{"/nodes/stats", rpc::Value::array({id, e.stats})})});
 }
@@ -309,7 +309,7 @@ void Session::on(const event::Stop&, Actions& out) {
 }
 
 std::uint32_t Session::new_request_id() {
-  // [k] rpc_client.rb: a random id in 1..2^31 that is not outstanding.
+  // kontena v1.5.4: agent/lib/kontena/rpc_client.rb: a random id in 1..2^31 that is not outstanding.
   // On a collision probe the next ids, so a poor random source cannot stall the loop.
   auto id = static_cast<std::uint32_t>(1 + std::floor(std::clamp(random_(), 0.0, 0.999999) * 2147483647.0));
   while (pending_.contains(id)) id = id % 2147483647U + 1;

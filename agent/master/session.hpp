@@ -1,5 +1,5 @@
 // The master link as a sans-io state machine: events in, actions out. It owns the
-// protocol rules (reference/kontena-protocol.md sections 2-4): when to dial, how to react to
+// protocol rules (docs/protocol.md): when to dial, how to react to
 // each close code, the keepalive, the RPC exchange and the /nodes/update and /nodes/stats
 // schedule. It never touches a socket, a timer or a file; websocket_link.hpp runs its
 // actions, and tests drive it with a ManualClock and a fixed random source.
@@ -39,7 +39,7 @@ enum class TimerId { reconnect, ping, pong_deadline, update, stats, request_time
 inline constexpr std::size_t kTimerCount = 7;
 std::string_view to_string(TimerId t);
 
-// Close codes of the Kontena master (reference/kontena-protocol.md section 2 "Close codes").
+// Close codes of the Kontena master (docs/protocol.md "Close codes").
 namespace close_code {
 inline constexpr int normal = 1000;
 inline constexpr int invalid_grid_token = 4001;
@@ -56,7 +56,7 @@ std::optional<Errc> shutdown_errc(int code);
 struct SessionConfig {
   std::string node_id;                   // first param of /nodes/update
   std::string url = "ws://master/";      // for status lines and messages (never holds secrets)
-  milliseconds ping_interval{30'000};    // [k] websocket_client.rb: ping 30 s after the previous one
+  milliseconds ping_interval{30'000};    // kontena v1.5.4: agent/lib/kontena/websocket_client.rb: ping 30 s after the previous one
   milliseconds pong_timeout{5'000};      // WEBSOCKET_TIMEOUT
   milliseconds update_interval{60'000};  // node_info_worker.rb
   milliseconds stats_interval{60'000};   // node_stats_worker.rb

@@ -13,8 +13,6 @@ namespace kn::systemd {
 class Notifier {
  public:
   Notifier();
-  // True when $NOTIFY_SOCKET is set (started by systemd with Type=notify, or by a test).
-  bool enabled() const { return enabled_; }
   void ready();
   void status(std::string_view text);  // the line `systemctl status` shows
   void watchdog();

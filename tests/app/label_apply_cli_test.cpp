@@ -1,5 +1,5 @@
 // `kontena-agent labels --apply` end to end: the real binary, the IMDS simulator and a real
-// dockerd on a private socket (issue 3's acceptance criteria).
+// dockerd on a private socket.
 #include "support/catch_result.hpp"
 #include "support/dockerd.hpp"
 #include "support/imds_sim.hpp"

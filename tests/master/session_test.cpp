@@ -1,5 +1,5 @@
 // The master link's state machine without sockets: events in, actions out, one table per
-// protocol rule (reference/kontena-protocol.md sections 2-4).
+// protocol rule (docs/protocol.md).
 #include "master/backoff.hpp"
 #include "master/session.hpp"
 #include "support/catch_result.hpp"
