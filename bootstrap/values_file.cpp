@@ -6,6 +6,7 @@
 #include "bootstrap/unit_installer.hpp"
 #include "core/atomic_file.hpp"
 #include "core/settings.hpp"
+#include "master/handshake.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -106,10 +107,11 @@ Result<Values> load_values_file(const fs::path& path) {
   if (!root["url"]) return reader.error("url", "missing; set the Kontena master URL, e.g. https://master.example.com");
   auto url = reader.scalar(root["url"], "url");
   if (!url) return url.error();
-  if (!(url->starts_with("https://") || url->starts_with("http://") || url->starts_with("wss://") ||
-        url->starts_with("ws://")) ||
-      url->find_first_of(" \t\"'\\") != std::string::npos) {
-    return reader.error("url", "'" + *url + "' is not an http(s):// or ws(s):// URL");
+  // The agent's own rules (agent/master/handshake.cpp), so a URL the agent would refuse at
+  // boot is refused here, off the instance.
+  if (auto endpoint = master::parse_master_url(*url); !endpoint) return reader.error("url", endpoint.error().message);
+  if (url->find_first_of(" \t\"'\\") != std::string::npos) {
+    return reader.error("url", "'" + *url + "' holds a space, quote or backslash");
   }
   if (auto st = check_representable("url", *url); !st) return reader.error("url", st.error().message);
   v.url = *url;
