@@ -48,10 +48,7 @@ TEST_CASE("doctor: IMDS hop-limit mode is a FAIL line naming the hop limit") {
 }
 
 TEST_CASE("doctor: a healthy node (labels applied, master reachable) passes every check and never shows the token") {
-  if (!Dockerd::available()) {
-    FAIL("needs root and /usr/sbin/dockerd (Debian docker.io): run scripts/install-deps.sh as root");
-    return;
-  }
+  REQUIRE_DOCKERD();
   ImdsSim imds;
   Dockerd dockerd;
   MasterSim master;

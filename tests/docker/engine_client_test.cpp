@@ -31,10 +31,7 @@ TEST_CASE("a socket nobody listens on is docker_unavailable (exit 69) with the f
 }
 
 TEST_CASE("against a real dockerd the API version is negotiated by /_ping and /info is read whole") {
-  if (!Dockerd::available()) {
-    FAIL("needs root and /usr/sbin/dockerd (Debian docker.io): run scripts/install-deps.sh as root");
-    return;
-  }
+  REQUIRE_DOCKERD();
   Dockerd dockerd;
   WARN("dockerd started in " << dockerd.start_time().count() << " ms");
   kn::http::CurlTransport transport;
@@ -55,10 +52,7 @@ TEST_CASE("against a real dockerd the API version is negotiated by /_ping and /i
 }
 
 TEST_CASE("engine labels given as dockerd flags are read back") {
-  if (!Dockerd::available()) {
-    FAIL("needs root and /usr/sbin/dockerd (Debian docker.io): run scripts/install-deps.sh as root");
-    return;
-  }
+  REQUIRE_DOCKERD();
   Dockerd dockerd({.extra_args = {"--label", "team=x", "--label", "az=b"}});
   kn::http::CurlTransport transport;
   auto client = EngineClient::connect(transport, dockerd.docker_host());

@@ -337,8 +337,9 @@ struct BareMasterSim {
                                  std::to_string(fixed_port), "--port-file", (dir / "port").string(), "--grid", "test",
                                  "--grid-token-file", (dir / "grid-token").string()},
         Env{}, std::filesystem::path{}, dir / ("sim-" + std::to_string(fixed_port) + ".err"));
-    REQUIRE(MasterSim::wait_until([&] { return !read_text(dir / "port").empty(); }, 10s));
-    port = std::stoi(read_text(dir / "port"));
+    const auto written = kn::test::wait_for_port_file(dir / "port", *process, 10s);
+    REQUIRE(written.has_value());
+    port = *written;
   }
   json node(const std::string& name) const {
     kn::http::CurlTransport transport;

@@ -62,3 +62,11 @@ class Dockerd {
 };
 
 }  // namespace kn::test
+
+// The one "no dockerd here" check of the dockerd-backed tests: they fail (never pass
+// silently) and name the fix. Use as the first statement of a TEST_CASE.
+#define REQUIRE_DOCKERD()                                                                            \
+  if (!::kn::test::Dockerd::available()) {                                                           \
+    FAIL("needs root and /usr/sbin/dockerd (Debian docker.io): run scripts/install-deps.sh as root"); \
+    return;                                                                                          \
+  }

@@ -15,15 +15,9 @@ ImdsSim::ImdsSim(std::vector<std::string> args, bool wait_until_listening) {
   argv.insert(argv.end(), args.begin(), args.end());
   process_ = std::make_unique<Process>(argv, Env{}, dir_ / "out", dir_ / "err");
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (port_ == 0) {
-    auto text = read_text(dir_ / "port");
-    if (!text.empty()) port_ = std::stoi(text);
-    if (port_ != 0) break;
-    if (!process_->running() || std::chrono::steady_clock::now() > end) {
-      throw std::runtime_error("IMDS simulator did not start: " + read_text(dir_ / "err"));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const auto port = wait_for_port_file(dir_ / "port", *process_);
+  if (!port) throw std::runtime_error("IMDS simulator did not start: " + read_text(dir_ / "err"));
+  port_ = *port;
   if (!wait_until_listening) return;
   http::CurlTransport transport;
   while (std::chrono::steady_clock::now() < end) {

@@ -139,4 +139,18 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
   }
 }
 
+std::optional<int> wait_for_port_file(const std::filesystem::path& file, Process& process,
+                                      std::chrono::milliseconds timeout) {
+  int port = 0;
+  wait_until(
+      [&] {
+        const auto text = read_text(file);
+        if (!text.empty()) port = std::stoi(text);
+        return port != 0 || !process.running();
+      },
+      timeout);
+  if (port == 0) return std::nullopt;
+  return port;
+}
+
 }  // namespace kn::test

@@ -76,4 +76,9 @@ std::string binary(std::string_view name);
 // for what they need, never for a fixed time.
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// The port a simulator wrote to its --port-file; nullopt when `process` ended or `timeout`
+// passed before the file held a number.
+std::optional<int> wait_for_port_file(const std::filesystem::path& file, Process& process,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
 }  // namespace kn::test
