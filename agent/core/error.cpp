@@ -39,6 +39,7 @@ class Category final : public boost::system::error_category {
       case Errc::master_conflict: return "newer connection for this node";
       case Errc::template_invalid: return "template cannot be rendered safely";
       case Errc::systemd_failed: return "service manager request failed";
+      case Errc::master_rpc_error: return "master answered an RPC error";
     }
     return "unknown error";
   }
@@ -77,7 +78,8 @@ int exit_code_for(Errc e) noexcept {
     case Errc::docker_unavailable:
     case Errc::docker_reload_failed:
     case Errc::master_unavailable:
-    case Errc::systemd_failed: return exit_code::unavailable;
+    case Errc::systemd_failed:
+    case Errc::master_rpc_error: return exit_code::unavailable;
   }
   return exit_code::software;
 }

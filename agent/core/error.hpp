@@ -40,6 +40,7 @@ enum class Errc {
   master_conflict,        // close 4041
   template_invalid,       // unit template or values file cannot be rendered safely
   systemd_failed,         // the service manager (D-Bus) refused or is unreachable
+  master_rpc_error,       // the master answered an RPC request with an error
 };
 
 }  // namespace kn
