@@ -3,14 +3,16 @@
 // each close code, the keepalive, the RPC exchange and the /nodes/update and /nodes/stats
 // schedule. It is also the RPC port of the rest of the agent: master requests and
 // notifications for `served_methods` go out as action::Deliver (requests are answered with
-// event::Reply), the agent's own calls come in as event::Call and end in one action::CallDone. It never touches a socket, a timer or a file; websocket_link.hpp runs its
-// actions, and tests drive it with a ManualClock and a fixed random source.
+// event::Reply), the agent's own calls come in as event::Call and end in one action::CallDone.
+// It never touches a socket, a timer or a file; websocket_link.hpp runs its actions, and
+// tests drive it with a ManualClock and a fixed random source.
 //
 //   idle --start--> connecting --connected--> connected --closed(4001|4010|4040|4041)--> stopped (exit)
 //                      ^   |                     |
 //                      |   +--connect failed--+  +--closed(other) / pong missed--+
 //                      |                      v                                 v
 //                      +-------reconnect due---- backoff <--------------------------+
+//   connected --no /agent/master_info within master_info_timeout (abort)--> backoff
 //   any --stop--> stopping (close 1000) --closed | close deadline--> stopped (exit 0)
 //
 // Not thread-safe: call handle() from one thread (the Asio loop).

@@ -60,7 +60,8 @@ class MasterLink {
   // Labels for the next handshakes (the label re-check found a change).
   void set_labels(std::vector<std::string> labels);
 
-  // Calls the master. `done` runs on the io_context thread exactly once: with the result, or
+  // Calls the master. `done` runs on the io_context thread exactly once (provided the
+  // io_context keeps running; calls pending at the exit end before on_exit runs): with the result, or
   // a Failure: Errc::master_rpc_error (the master answered an error), Errc::http_timeout (no
   // reply within SessionConfig::request_timeout), Errc::master_unavailable (not connected, or
   // the connection ended first, or the link stopped). `params` is the positional array.
