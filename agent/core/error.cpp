@@ -41,6 +41,7 @@ class Category final : public boost::system::error_category {
       case Errc::systemd_failed: return "service manager request failed";
       case Errc::stopped: return "stopped on request";
       case Errc::rpc_decode_failed: return "malformed RPC message";
+      case Errc::master_rpc_error: return "master answered an RPC error";
     }
     return "unknown error";
   }
@@ -81,6 +82,7 @@ int exit_code_for(Errc e) noexcept {
     case Errc::docker_reload_failed:
     case Errc::master_unavailable:
     case Errc::rpc_decode_failed:
+    case Errc::master_rpc_error:
     case Errc::systemd_failed: return exit_code::unavailable;
   }
   return exit_code::software;

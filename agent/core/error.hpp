@@ -42,6 +42,7 @@ enum class Errc {
   systemd_failed,         // the service manager (D-Bus) refused or is unreachable
   stopped,                // a wait ended early because the process was asked to stop (SIGTERM)
   rpc_decode_failed,      // a MessagePack-RPC frame from the master cannot be decoded
+  master_rpc_error,       // the master answered an RPC request with an error
 };
 
 }  // namespace kn

@@ -16,6 +16,7 @@
 
 #include <deque>
 #include <exception>
+#include <map>
 #include <random>
 
 namespace kn::master {
@@ -88,6 +89,8 @@ class MasterLink::Impl {
   bool first_attempt_done_ = false;
   bool collecting_info_ = false;
   bool collecting_stats_ = false;
+  std::uint64_t next_call_tag_ = 0;
+  std::map<std::uint64_t, std::function<void(Result<rpc::Value>)>> calls_;  // by event::Call tag
 
  private:
   void execute(Action& a);
@@ -392,6 +395,22 @@ void MasterLink::Impl::execute(Action& a) {
           });
         } else if constexpr (std::is_same_v<T, action::SetStatus>) {
           if (hooks_.on_status) hooks_.on_status(act.text);
+        } else if constexpr (std::is_same_v<T, action::Deliver>) {
+          if (hooks_.on_master_call) {
+            hooks_.on_master_call(act.call);
+          } else if (act.call.request_id) {
+            // served_methods without a handler: still answer, the master would wait 300 s.
+            feed(event::Reply{*act.call.request_id,
+                              fail(Errc::config_invalid, "no handler for " + act.call.method + " in this agent")});
+          }
+        } else if constexpr (std::is_same_v<T, action::CallDone>) {
+          auto it = calls_.find(act.tag);
+          if (it == calls_.end()) return;
+          auto done = std::move(it->second);
+          calls_.erase(it);  // before running it: `done` may call again
+          if (done) done(std::move(act.result));
+        } else if constexpr (std::is_same_v<T, action::Announce>) {
+          if (hooks_.on_link_event) hooks_.on_link_event(act.event);
         } else if constexpr (std::is_same_v<T, action::Exit>) {
           ++gen_;
           if (conn_) conn_->abort();
@@ -419,5 +438,26 @@ Status MasterLink::start() {
 }
 
 void MasterLink::stop() { impl_->feed(event::Stop{}); }
+
+void MasterLink::call(std::string method, rpc::Value params, std::function<void(Result<rpc::Value>)> done) {
+  asio::post(impl_->ioc_, [impl = impl_.get(), method = std::move(method), params = std::move(params),
+                           done = std::move(done)]() mutable {
+    const auto tag = ++impl->next_call_tag_;
+    impl->calls_.emplace(tag, std::move(done));
+    impl->feed(event::Call{tag, std::move(method), std::move(params)});
+  });
+}
+
+void MasterLink::notify(std::string method, rpc::Value params) {
+  asio::post(impl_->ioc_, [impl = impl_.get(), method = std::move(method), params = std::move(params)]() mutable {
+    impl->feed(event::Notify{std::move(method), std::move(params)});
+  });
+}
+
+void MasterLink::reply(std::uint32_t request_id, Result<rpc::Value> result) {
+  asio::post(impl_->ioc_, [impl = impl_.get(), request_id, result = std::move(result)]() mutable {
+    impl->feed(event::Reply{request_id, std::move(result)});
+  });
+}
 
 }  // namespace kn::master

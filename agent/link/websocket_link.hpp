@@ -4,7 +4,9 @@
 // events. Blocking work (Docker /info, /proc reads) runs on the `worker` executor, so it
 // never delays a ping, a pong or a close.
 //
-// All public calls must be made on the io_context's thread.
+// Public calls must be made on the io_context's thread, except call(), notify() and reply(),
+// which any thread may use (they post to the io_context). The MasterLink must outlive the
+// io_context's run.
 #pragma once
 
 #include "master/handshake.hpp"
@@ -38,6 +40,10 @@ struct LinkHooks {
   std::function<void(const std::string&)> on_status;
   std::function<void()> on_first_attempt;  // the first connection attempt has started
   std::function<void(const action::Exit&)> on_exit;
+  // A master request or notification whose method is in SessionConfig::served_methods;
+  // answer each request (request_id set) with MasterLink::reply.
+  std::function<void(const MasterCall&)> on_master_call;
+  std::function<void(LinkEvent)> on_link_event;
 };
 
 class MasterLink {
@@ -51,6 +57,17 @@ class MasterLink {
   // Errc::config_invalid when the TLS settings cannot be used (unreadable CA file).
   Status start();
   void stop();  // close 1000, then exit; the Exit reaches hooks.on_exit within the close timeout
+  // Calls the master. `done` runs on the io_context thread exactly once (provided the
+  // io_context keeps running; calls pending at the exit end before on_exit runs): with the result, or
+  // a Failure: Errc::master_rpc_error (the master answered an error), Errc::http_timeout (no
+  // reply within SessionConfig::request_timeout), Errc::master_unavailable (not connected, or
+  // the connection ended first, or the link stopped). `params` is the positional array.
+  void call(std::string method, rpc::Value params, std::function<void(Result<rpc::Value>)> done);
+  // A notification; dropped (debug log) when not connected.
+  void notify(std::string method, rpc::Value params);
+  // Answers a request delivered through LinkHooks::on_master_call; a Failure goes back as
+  // {code: 500, message}. Dropped when that connection has ended.
+  void reply(std::uint32_t request_id, Result<rpc::Value> result);
 
   class Impl;
 

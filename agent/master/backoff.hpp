@@ -1,7 +1,9 @@
 // Reconnect backoff of the Kontena agent: delay = rand[0,1) x min(cap, 2^attempt) seconds,
-// cap 90 s. The attempt counter grows per reconnect and resets to 0 once a handshake
-// succeeds (docs/protocol.md "Close codes"; kontena v1.5.4: agent/lib/kontena/websocket_client.rb
-// reconnect_backoff). Full jitter keeps a fleet that lost its master from dialling in lockstep.
+// cap 90 s, where `attempt` counts the reconnects since the last successful handshake
+// *before* this one: the first reconnect waits rand x 1 s, the second rand x 2 s
+// (kontena v1.5.4: agent/lib/kontena/websocket_client.rb reconnect_backoff and reconnect!,
+// which computes the delay before it increments the counter). Full jitter keeps a fleet that
+// lost its master from dialling in lockstep.
 #pragma once
 
 #include <algorithm>

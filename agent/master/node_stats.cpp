@@ -130,10 +130,12 @@ nlohmann::json StatsCollector::collect(std::chrono::system_clock::time_point wal
     return it == mem.end() ? 0 : it->second;
   };
   const auto total = m("MemTotal"), free = m("MemFree"), buffers = m("Buffers"), cached = m("Cached");
-  const auto used_by_caches = free + buffers + cached;
+  // `used` counts buffers and cache as used: the CLI subtracts them itself when it shows the
+  // node's memory (kontena v1.5.4: agent/lib/kontena/workers/node_stats_worker.rb
+  // calculate_memory sends total - free).
   stats["memory"] = {{"total", total},          {"free", free},       {"active", m("Active")},
                      {"inactive", m("Inactive")}, {"cached", cached}, {"buffers", buffers},
-                     {"used", total > used_by_caches ? total - used_by_caches : 0}};
+                     {"used", total > free ? total - free : 0}};
   // No container accounting in this agent: the master only sums it.
   stats["usage"] = {{"container_seconds", 0}};
 

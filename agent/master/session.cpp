@@ -45,6 +45,16 @@ std::string_view to_string(TimerId t) {
     case TimerId::stats: return "stats";
     case TimerId::request_timeout: return "request-timeout";
     case TimerId::close_deadline: return "close-deadline";
+    case TimerId::master_info: return "master-info";
+  }
+  return "?";
+}
+
+std::string_view to_string(LinkEvent e) {
+  switch (e) {
+    case LinkEvent::master_info: return "master_info";
+    case LinkEvent::node_info: return "node_info";
+    case LinkEvent::lost: return "lost";
   }
   return "?";
 }
@@ -64,7 +74,8 @@ Session::Session(SessionConfig config, Clock& clock, std::function<double()> ran
 
 std::vector<Action> Session::handle(const Event& ev) {
   Actions out;
-  if (state_ == LinkState::stopped) return out;  // nothing moves after exit
+  // Nothing moves after exit, but an app call still gets its answer.
+  if (state_ == LinkState::stopped && !std::holds_alternative<event::Call>(ev)) return out;
   std::visit([&](const auto& e) { on(e, out); }, ev);
   return out;
 }
@@ -85,9 +96,11 @@ void Session::on(const event::Connected&, Actions& out) {
   state_ = LinkState::connected;
   attempt_ = 0;  // reset on a successful handshake, even if the master closes right after
   pong_pending_ = false;
+  master_info_seen_ = false;
   log::get("master")->info("connected to {}", config_.url);
   out.emplace_back(action::SetStatus{"connected to " + config_.url + ", waiting for the master"});
   out.emplace_back(action::StartTimer{TimerId::ping, config_.ping_interval});
+  out.emplace_back(action::StartTimer{TimerId::master_info, config_.master_info_timeout});
 }
 
 void Session::on(const event::ConnectFailed& e, Actions& out) {
@@ -95,21 +108,36 @@ void Session::on(const event::ConnectFailed& e, Actions& out) {
   link_lost(e.failure.message, out);
 }
 
-void Session::leave_connected(Actions& out) {
-  for (auto t : {TimerId::ping, TimerId::pong_deadline, TimerId::update, TimerId::stats, TimerId::request_timeout}) {
+// Ends everything that lives only as long as one connection. Pending app calls fail with
+// master_unavailable: their replies could only come on this connection.
+void Session::leave_connected(const std::string& why, Actions& out) {
+  for (auto t : {TimerId::ping, TimerId::pong_deadline, TimerId::update, TimerId::stats, TimerId::request_timeout,
+                 TimerId::master_info}) {
     out.emplace_back(action::CancelTimer{t});
+  }
+  if (state_ == LinkState::connected) out.emplace_back(action::Announce{LinkEvent::lost});
+  for (auto& [id, p] : pending_) {
+    if (p.tag) {
+      out.emplace_back(action::CallDone{
+          *p.tag, fail(Errc::master_unavailable,
+                       "failed to call " + p.method + " on the master at " + config_.url + ": " + why)});
+    }
   }
   request_timer_running_ = false;
   pong_pending_ = false;
   stats_running_ = false;
+  master_info_seen_ = false;
   pending_.clear();
+  delivered_.clear();
 }
 
 // The connection is gone for a reason that allows another try: wait a jittered backoff.
 void Session::link_lost(std::string why, Actions& out) {
-  leave_connected(out);
-  ++attempt_;
+  leave_connected(why, out);
+  // [k] websocket_client.rb reconnect!: the delay uses the attempt count before this
+  // reconnect, so the first one after a handshake waits rand x 1 s.
   const auto delay = backoff_delay(attempt_, random_(), config_.backoff_cap);
+  ++attempt_;
   state_ = LinkState::backoff;
   log::get("master")->warn("{}; reconnecting in {} (attempt {})", why, seconds_text(delay), attempt_);
   out.emplace_back(action::SetStatus{why + "; reconnecting in " + seconds_text(delay)});
@@ -117,7 +145,7 @@ void Session::link_lost(std::string why, Actions& out) {
 }
 
 void Session::finish(int code, std::optional<Failure> failure, Actions& out) {
-  leave_connected(out);
+  leave_connected(failure ? failure->message : "the agent is stopping", out);
   out.emplace_back(action::CancelTimer{TimerId::reconnect});
   out.emplace_back(action::CancelTimer{TimerId::close_deadline});
   state_ = LinkState::stopped;
@@ -208,6 +236,14 @@ void Session::on(const event::TimerFired& e, Actions& out) {
       request_timer_running_ = false;
       expire_requests(out);
       return;
+    case TimerId::master_info:
+      if (master_info_seen_) return;
+      out.emplace_back(action::Abort{});
+      link_lost("disconnected from " + config_.url + ": the master sent no /agent/master_info within " +
+                    seconds_text(config_.master_info_timeout) +
+                    " of the upgrade (does it accept KONTENA_VERSION? see its log)",
+                out);
+      return;
     default:
       return;
   }
@@ -227,12 +263,15 @@ void Session::on(const event::Frame& e, Actions& out) {
       if (!p.empty() && p[0].is_object() && p[0].contains("version") && p[0]["version"].is_string()) {
         master_version_ = p[0]["version"].get<std::string>();
       }
+      master_info_seen_ = true;
+      out.emplace_back(action::CancelTimer{TimerId::master_info});
       log::get("master")->info("master {} at {} accepted the node", master_version_, config_.url);
       out.emplace_back(action::SetStatus{"connected to " + config_.url +
                                          (master_version_.empty() ? "" : " (master " + master_version_ + ")")});
       // kontena v1.5.4: agent/lib/kontena/workers/node_info_worker.rb: /nodes/update on each websocket:connected, then every 60 s.
       out.emplace_back(action::CollectNodeInfo{});
       out.emplace_back(action::StartTimer{TimerId::update, config_.update_interval});
+      out.emplace_back(action::Announce{LinkEvent::master_info});
     } else if (n->method == "/agent/node_info") {
       const auto& p = n->params;
       if (p.empty() || !p[0].is_object()) {
@@ -247,35 +286,112 @@ void Session::on(const event::Frame& e, Actions& out) {
         out.emplace_back(action::CollectStats{});
         out.emplace_back(action::StartTimer{TimerId::stats, config_.stats_interval});
       }
+      out.emplace_back(action::Announce{LinkEvent::node_info});
+    } else if (config_.served_methods.contains(n->method)) {
+      out.emplace_back(action::Deliver{MasterCall{std::nullopt, n->method, std::move(n->params)}});
     } else {
       log::get("master")->debug("ignored notification {}", n->method);
     }
     return;
   }
   if (auto* r = std::get_if<rpc::Request>(&message)) {
-    // No master->agent request is served by this agent: answer each at once with 501, so
-    // the master does not wait 300 s for its timeout.
+    if (config_.served_methods.contains(r->method)) {
+      delivered_.insert(r->id);
+      out.emplace_back(action::Deliver{MasterCall{r->id, r->method, std::move(r->params)}});
+      return;
+    }
+    // Answer every request nobody serves at once with 501, so the master does not wait
+    // 300 s for its timeout.
     log::get("master")->info("answered request {} with 501 service not implemented", r->method);
     out.emplace_back(action::Send{rpc::encode(rpc::not_implemented(r->id))});
     return;
   }
-  const auto& resp = std::get<rpc::Response>(message);
+  on_response(std::get<rpc::Response>(message), out);
+}
+
+namespace {
+
+// The master's error object is {code, message}; the 501 of an unknown method has {code, error}
+// (reference/kontena-protocol.md section 3, "Errors").
+std::string error_text(const rpc::Value& error) {
+  std::string text;
+  for (const char* key : {"message", "error"}) {
+    if (error.is_object() && error.contains(key) && error[key].is_string()) {
+      text = error[key].get<std::string>();
+      break;
+    }
+  }
+  if (text.empty()) text = error.dump();
+  if (error.is_object() && error.contains("code") && error["code"].is_number_integer()) {
+    text += " (code " + std::to_string(error["code"].get<std::int64_t>()) + ")";
+  }
+  return text;
+}
+
+}  // namespace
+
+void Session::on_response(const rpc::Response& resp, Actions& out) {
   auto it = pending_.find(resp.id);
   if (it == pending_.end()) {
     log::get("master")->debug("ignored response to unknown or expired request {}", resp.id);
     return;
   }
-  if (!resp.error.is_null()) {
-    log::get("master")->warn("master answered {} with error {}", it->second.method, resp.error.dump());
-  } else {
-    log::get("master")->debug("master answered {}: {}", it->second.method, resp.result.dump());
-  }
+  auto p = std::move(it->second);
   pending_.erase(it);
+  if (!resp.error.is_null()) {
+    if (p.tag) {
+      log::get("master")->debug("master answered {} with error {}", p.method, resp.error.dump());
+      out.emplace_back(action::CallDone{*p.tag, fail(Errc::master_rpc_error, "failed to call " + p.method +
+                                                                                 " on the master at " + config_.url +
+                                                                                 ": " + error_text(resp.error))});
+    } else {
+      log::get("master")->warn("master answered {} with error {}", p.method, resp.error.dump());
+    }
+    return;
+  }
+  log::get("master")->debug("master answered {}: {}", p.method, resp.result.dump());
+  if (p.tag) out.emplace_back(action::CallDone{*p.tag, resp.result});
+}
+
+void Session::on(const event::Call& e, Actions& out) {
+  if (state_ != LinkState::connected) {
+    out.emplace_back(action::CallDone{
+        e.tag, fail(Errc::master_unavailable, "failed to call " + e.method + " on the master at " + config_.url +
+                                                  ": not connected (" + std::string(to_string(state_)) + ")")});
+    return;
+  }
+  send_request(e.method, e.params.is_array() ? e.params : rpc::Value::array({e.params}), e.tag, out);
+}
+
+void Session::on(const event::Notify& e, Actions& out) {
+  if (state_ != LinkState::connected) {
+    log::get("master")->debug("dropped notification {}: not connected to {}", e.method, config_.url);
+    return;
+  }
+  out.emplace_back(action::Send{rpc::encode(
+      rpc::Notification{e.method, e.params.is_array() ? e.params : rpc::Value::array({e.params})})});
+}
+
+void Session::on(const event::Reply& e, Actions& out) {
+  // Only a request of this connection can be answered, and only once.
+  if (state_ != LinkState::connected || delivered_.erase(e.request_id) == 0) {
+    log::get("master")->debug("dropped the reply to master request {}: not outstanding on this connection",
+                              e.request_id);
+    return;
+  }
+  rpc::Response response{e.request_id, nullptr, nullptr};
+  if (e.result) {
+    response.result = *e.result;
+  } else {
+    // [k] agent/lib/kontena/rpc_server.rb: a handler's failure goes back as {code: 500, message}.
+    response.error = rpc::Value{{"code", 500}, {"message", e.result.error().message}};
+  }
+  out.emplace_back(action::Send{rpc::encode(response)});
 }
 
 void Session::on(const event::NodeInfoCollected& e, Actions& out) {
   if (state_ != LinkState::connected) return;
-  send_request("/nodes/update", rpc::Value::array({config_.node_id, e.info}), out);
+  send_request("/nodes/update", rpc::Value::array({config_.node_id, e.info}), std::nullopt, out);
 }
 
 void Session::on(const event::StatsCollected& e, Actions& out) {
@@ -288,8 +404,8 @@ void Session::on(const event::StatsCollected& e, Actions& out) {
 void Session::on(const event::Stop&, Actions& out) {
   switch (state_) {
     case LinkState::connected:
+      leave_connected("the agent is stopping", out);
       state_ = LinkState::stopping;
-      leave_connected(out);
       out.emplace_back(action::SetStatus{"stopping: closing the connection to " + config_.url});
       out.emplace_back(action::Close{close_code::normal, "agent stopping"});
       out.emplace_back(action::StartTimer{TimerId::close_deadline, config_.close_timeout});
@@ -316,10 +432,11 @@ std::uint32_t Session::new_request_id() {
   return id;
 }
 
-void Session::send_request(std::string method, rpc::Value params, Actions& out) {
+void Session::send_request(std::string method, rpc::Value params, std::optional<std::uint64_t> tag,
+                           Actions& out) {
   const auto id = new_request_id();
   out.emplace_back(action::Send{rpc::encode(rpc::Request{id, method, std::move(params)})});
-  pending_.emplace(id, Pending{std::move(method), clock_->now() + config_.request_timeout});
+  pending_.emplace(id, Pending{std::move(method), clock_->now() + config_.request_timeout, tag});
   if (!request_timer_running_) {
     request_timer_running_ = true;
     out.emplace_back(action::StartTimer{TimerId::request_timeout, config_.request_timeout});
@@ -331,8 +448,15 @@ void Session::expire_requests(Actions& out) {
   std::optional<Clock::time_point> next;
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (it->second.deadline <= now) {
-      log::get("master")->warn("no reply to {} within {}; dropped", it->second.method,
-                               seconds_text(config_.request_timeout));
+      const auto& p = it->second;
+      if (p.tag) {
+        out.emplace_back(action::CallDone{*p.tag, fail(Errc::http_timeout, "failed to call " + p.method +
+                                                                               " on the master at " + config_.url +
+                                                                               ": no reply within " +
+                                                                               seconds_text(config_.request_timeout))});
+      } else {
+        log::get("master")->warn("no reply to {} within {}; dropped", p.method, seconds_text(config_.request_timeout));
+      }
       it = pending_.erase(it);
     } else {
       if (!next || it->second.deadline < *next) next = it->second.deadline;

@@ -1,14 +1,18 @@
 // The master link as a sans-io state machine: events in, actions out. It owns the
 // protocol rules (docs/protocol.md): when to dial, how to react to
 // each close code, the keepalive, the RPC exchange and the /nodes/update and /nodes/stats
-// schedule. It never touches a socket, a timer or a file; websocket_link.hpp runs its
-// actions, and tests drive it with a ManualClock and a fixed random source.
+// schedule. It is also the RPC port of the rest of the agent: master requests and
+// notifications for `served_methods` go out as action::Deliver (requests are answered with
+// event::Reply), the agent's own calls come in as event::Call and end in one action::CallDone.
+// It never touches a socket, a timer or a file; websocket_link.hpp runs its actions, and
+// tests drive it with a ManualClock and a fixed random source.
 //
 //   idle --start--> connecting --connected--> connected --closed(4001|4010|4040|4041)--> stopped (exit)
 //                      ^   |                     |
 //                      |   +--connect failed--+  +--closed(other) / pong missed--+
 //                      |                      v                                 v
 //                      +-------reconnect due---- backoff <--------------------------+
+//   connected --no /agent/master_info within master_info_timeout (abort)--> backoff
 //   any --stop--> stopping (close 1000) --closed | close deadline--> stopped (exit 0)
 //
 // Not thread-safe: call handle() from one thread (the Asio loop).
@@ -24,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -35,8 +40,8 @@ using std::chrono::milliseconds;
 enum class LinkState { idle, connecting, connected, backoff, stopping, stopped };
 std::string_view to_string(LinkState s);
 
-enum class TimerId { reconnect, ping, pong_deadline, update, stats, request_timeout, close_deadline };
-inline constexpr std::size_t kTimerCount = 7;
+enum class TimerId { reconnect, ping, pong_deadline, update, stats, request_timeout, close_deadline, master_info };
+inline constexpr std::size_t kTimerCount = 8;
 std::string_view to_string(TimerId t);
 
 // Close codes of the Kontena master (docs/protocol.md "Close codes").
@@ -63,7 +68,26 @@ struct SessionConfig {
   milliseconds request_timeout{30'000};  // rpc_client.rb: 30 s for the reply
   milliseconds close_timeout{1'500};     // stop must end within 2 s of SIGTERM
   milliseconds backoff_cap{90'000};
+  // A master that upgrades but never sends /agent/master_info (e.g. it could not parse our
+  // Kontena-Version and only logged it) would hold the agent for ever: reconnect after this.
+  milliseconds master_info_timeout{30'000};
+  // Master requests and notifications delivered as action::Deliver; the app must answer each
+  // delivered request with event::Reply. Other requests still get an immediate 501.
+  std::set<std::string> served_methods;
 };
+
+// A master request (request_id set: answer it) or notification for a served method.
+struct MasterCall {
+  std::optional<std::uint32_t> request_id;
+  std::string method;
+  rpc::Value params;  // always an array
+};
+
+// What the rest of the agent learns about the link: master_info (Kontena's
+// websocket:connected), node_info (the node object changed or arrived again), lost (a
+// connection that had been upgraded ended; Kontena's websocket:disconnected).
+enum class LinkEvent { master_info, node_info, lost };
+std::string_view to_string(LinkEvent e);
 
 namespace event {
 struct Start {};
@@ -79,11 +103,26 @@ struct TimerFired { TimerId timer; };
 struct NodeInfoCollected { rpc::Value info; };  // reply to action::CollectNodeInfo
 struct StatsCollected { rpc::Value stats; };    // reply to action::CollectStats
 struct Stop {};
+// The app calls the master: `tag` (chosen by the caller) comes back in exactly one
+// action::CallDone. Fails at once with master_unavailable unless connected.
+struct Call {
+  std::uint64_t tag = 0;
+  std::string method;
+  rpc::Value params;  // positional params; a non-array is sent as [params]
+};
+struct Notify {  // dropped (debug log) unless connected
+  std::string method;
+  rpc::Value params;
+};
+struct Reply {  // the app's answer to a delivered master request
+  std::uint32_t request_id = 0;
+  Result<rpc::Value> result;
+};
 }  // namespace event
 
 using Event = std::variant<event::Start, event::Connected, event::ConnectFailed, event::Frame, event::Pong,
                            event::Closed, event::TimerFired, event::NodeInfoCollected, event::StatsCollected,
-                           event::Stop>;
+                           event::Stop, event::Call, event::Notify, event::Reply>;
 
 namespace action {
 struct Connect {};                        // dial; a previous connection is already gone
@@ -100,11 +139,19 @@ struct CollectNodeInfo {};                // off the loop; answer with NodeInfoC
 struct CollectStats {};                   // off the loop; answer with StatsCollected
 struct SetStatus { std::string text; };   // systemd STATUS=
 struct Exit { int code = 0; std::optional<Failure> failure; };
+struct Deliver { MasterCall call; };      // hand to the app (LinkHooks::on_master_call)
+// The end of event::Call `tag`: the master's result; master_rpc_error (error reply),
+// http_timeout (no reply within request_timeout) or master_unavailable (offline, link lost).
+struct CallDone {
+  std::uint64_t tag = 0;
+  Result<rpc::Value> result;
+};
+struct Announce { LinkEvent event; };     // LinkHooks::on_link_event
 }  // namespace action
 
 using Action = std::variant<action::Connect, action::Send, action::Ping, action::Close, action::Abort,
                             action::StartTimer, action::CancelTimer, action::CollectNodeInfo, action::CollectStats,
-                            action::SetStatus, action::Exit>;
+                            action::SetStatus, action::Exit, action::Deliver, action::CallDone, action::Announce>;
 
 class Session {
  public:
@@ -133,11 +180,15 @@ class Session {
   void on(const event::NodeInfoCollected&, Actions& out);
   void on(const event::StatsCollected&, Actions& out);
   void on(const event::Stop&, Actions& out);
+  void on(const event::Call&, Actions& out);
+  void on(const event::Notify&, Actions& out);
+  void on(const event::Reply&, Actions& out);
+  void on_response(const rpc::Response& response, Actions& out);
 
   void dial(Actions& out);
   void link_lost(std::string why, Actions& out);
-  void leave_connected(Actions& out);
-  void send_request(std::string method, rpc::Value params, Actions& out);
+  void leave_connected(const std::string& why, Actions& out);
+  void send_request(std::string method, rpc::Value params, std::optional<std::uint64_t> tag, Actions& out);
   void expire_requests(Actions& out);
   void finish(int code, std::optional<Failure> failure, Actions& out);
   std::uint32_t new_request_id();
@@ -145,6 +196,7 @@ class Session {
   struct Pending {
     std::string method;
     Clock::time_point deadline;
+    std::optional<std::uint64_t> tag;  // an app call (event::Call); none for /nodes/update
   };
 
   SessionConfig config_;
@@ -155,9 +207,11 @@ class Session {
   bool pong_pending_ = false;
   bool request_timer_running_ = false;
   bool stats_running_ = false;  // the stats timer runs on this connection
+  bool master_info_seen_ = false;  // on this connection
   std::optional<rpc::Value> node_;
   std::string master_version_;
   std::map<std::uint32_t, Pending> pending_;
+  std::set<std::uint32_t> delivered_;  // master request ids handed to the app on this connection
 };
 
 }  // namespace kn::master

@@ -1,19 +1,30 @@
 // Protocol conformance of `kontena-agent run` against the project's Kontena master
 // simulator and IMDS simulator, all on loopback: the agent runs as a real process, exactly
 // as systemd would start it. Docker is pointed at a socket that does not exist (the Docker
-// tests cover a real dockerd; here the agent must join the master without one).
+// tests cover a real dockerd; here the agent must join the master without one). At the end,
+// the RPC port of MasterLink itself, in this process, over a real connection.
 #include "support/catch_result.hpp"
 #include "support/imds_sim.hpp"
 #include "support/master_sim.hpp"
 #include "http/curl_transport.hpp"
+#include "master/handshake.hpp"
+#include "master/websocket_link.hpp"
 #include "support/process.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <regex>
 #include <set>
 #include <thread>
@@ -395,4 +406,154 @@ TEST_CASE("run: after the master is killed and restarted the agent reconnects wi
   for (double d : delays) CHECK(d <= 2.0);
   CHECK(std::ranges::any_of(delays, [&](double d) { return d != delays.front(); }));  // jittered
   CHECK(agent.terminate() == 0);
+}
+
+// ---- The RPC port of MasterLink in this process, over a real connection to the simulator.
+
+namespace {
+
+// A MasterLink on its own io_context thread, joined to the simulator with a fixed node id.
+struct InProcessLink {
+  static constexpr auto kId = "AAAA:BBBB:CCCC:DDDD:EEEE:FFFF:GGGG:HHHH:IIII:JJJJ:KKKK:LLLL";
+  static constexpr auto kName = "rpc-node";
+
+  boost::asio::io_context ioc{1};
+  boost::asio::thread_pool worker{1};
+  std::unique_ptr<kn::master::MasterLink> link;
+  std::thread thread;
+  std::mutex mutex;
+  std::vector<kn::master::LinkEvent> events;
+  std::optional<kn::master::action::Exit> exit;
+
+  explicit InProcessLink(const MasterSim& master) {
+    auto endpoint = kn::master::parse_master_url(master.ws_url());
+    REQUIRE(endpoint.has_value());
+    kn::master::LinkOptions options;
+    options.endpoint = *endpoint;
+    options.identity = {kId, kName, "1.5.4", {"az=a"}, kn::master::TokenKind::grid, master.grid_token()};
+    kn::master::SessionConfig session;
+    session.node_id = kId;
+    session.url = endpoint->url;
+    session.served_methods = {"/service_pods/notify_update", "/service_pods/restart"};
+    kn::master::LinkHooks hooks;
+    hooks.collect_node_info = [] { return json{{"Name", kName}, {"Labels", json::array({"az=a"})}}; };
+    hooks.collect_stats = [] { return json::object(); };
+    hooks.on_master_call = [this](const kn::master::MasterCall& call) {
+      if (!call.request_id) return;
+      if (call.method == "/service_pods/restart") {
+        link->reply(*call.request_id, kn::fail(kn::Errc::docker_unavailable, "failed to restart the pod: no Docker"));
+      } else {
+        link->reply(*call.request_id, json{{"served", call.method}, {"params", call.params}});
+      }
+    };
+    hooks.on_link_event = [this](kn::master::LinkEvent e) {
+      std::lock_guard lock(mutex);
+      events.push_back(e);
+    };
+    hooks.on_exit = [this](const kn::master::action::Exit& e) {
+      std::lock_guard lock(mutex);
+      exit = e;
+    };
+    link = std::make_unique<kn::master::MasterLink>(ioc, worker.get_executor(), std::move(options), session,
+                                                    std::move(hooks));
+    thread = std::thread([this] {
+      auto guard = boost::asio::make_work_guard(ioc);
+      ioc.run();
+    });
+  }
+  ~InProcessLink() {
+    boost::asio::post(ioc, [this] { link->stop(); });
+    MasterSim::wait_until([this] { return exited(); }, 5s);
+    ioc.stop();
+    thread.join();
+    worker.join();
+    link.reset();
+  }
+  void start() {
+    std::promise<kn::Status> started;
+    boost::asio::post(ioc, [&] { started.set_value(link->start()); });
+    REQUIRE(started.get_future().get().has_value());
+  }
+  std::size_t count(kn::master::LinkEvent e) {
+    std::lock_guard lock(mutex);
+    return static_cast<std::size_t>(std::ranges::count(events, e));
+  }
+  bool exited() {
+    std::lock_guard lock(mutex);
+    return exit.has_value();
+  }
+  // Calls from this (non-loop) thread and waits for the one answer.
+  kn::Result<json> call(const std::string& method, json params) {
+    auto promise = std::make_shared<std::promise<kn::Result<json>>>();
+    auto future = promise->get_future();
+    auto calls = std::make_shared<std::atomic<int>>(0);
+    link->call(method, std::move(params), [promise, calls](kn::Result<json> r) {
+      if (calls->fetch_add(1) == 0) promise->set_value(std::move(r));
+    });
+    REQUIRE(future.wait_for(10s) == std::future_status::ready);
+    auto result = future.get();
+    std::this_thread::sleep_for(50ms);  // a second answer would arrive by now
+    CHECK(calls->load() == 1);
+    return result;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("link: calls round-trip over a real connection - error replies fail with master_rpc_error") {
+  MasterSim master;
+  InProcessLink l(master);
+  // Before start the link is offline: the call fails at once.
+  auto offline = l.call("/nodes/update", json::array());
+  REQUIRE_FALSE(offline.has_value());
+  CHECK(offline.error().is(kn::Errc::master_unavailable));
+
+  l.start();
+  REQUIRE(MasterSim::wait_until([&] { return l.count(kn::master::LinkEvent::master_info) == 1; }, 10s));
+  REQUIRE(MasterSim::wait_until([&] { return l.count(kn::master::LinkEvent::node_info) >= 1; }, 10s));
+
+  auto ok = l.call("/nodes/update", json::array({InProcessLink::kId, {{"Name", "rpc-node"}, {"NCPU", 3}}}));
+  INFO(master.log());
+  REQUIRE(ok.has_value());
+  CHECK(*ok == true);
+  CHECK(MasterSim::wait_until(
+      [&] {
+        const auto info = master.node(InProcessLink::kName)["info"];
+        return info.is_object() && info.value("NCPU", 0) == 3;
+      },
+      5s));
+
+  auto bad = l.call("/nodes/update", json::array({"not-this-node", json::object()}));
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().is(kn::Errc::master_rpc_error));
+  CHECK(bad.error().message.find("Missing HostNode (code 404)") != std::string::npos);
+
+  auto unknown = l.call("/no_such/method", json::array());
+  REQUIRE_FALSE(unknown.has_value());
+  CHECK(unknown.error().is(kn::Errc::master_rpc_error));
+  CHECK(unknown.error().message.find("service not implemented (code 501)") != std::string::npos);
+
+  // The master drops the link: lost, then a new connection and master_info again.
+  master.close(InProcessLink::kName, 4031, "closed by test");
+  CHECK(MasterSim::wait_until([&] { return l.count(kn::master::LinkEvent::lost) == 1; }, 5s));
+  CHECK(MasterSim::wait_until([&] { return l.count(kn::master::LinkEvent::master_info) == 2; }, 10s));
+}
+
+TEST_CASE("link: a served master request reaches the app and its reply goes back - others get 501") {
+  MasterSim master;
+  InProcessLink l(master);
+  l.start();
+  REQUIRE(master.wait_for_status(InProcessLink::kName, "online", 10s));
+
+  auto reply = master.request(InProcessLink::kName, "/service_pods/notify_update", json::array({"x"}), 5s);
+  INFO(reply.dump());
+  CHECK(reply["error"].is_null());
+  CHECK(reply["result"] == json{{"served", "/service_pods/notify_update"}, {"params", json::array({"x"})}});
+
+  reply = master.request(InProcessLink::kName, "/service_pods/restart", json::array({"web", "web-1"}), 5s);
+  CHECK(reply["error"] == json{{"code", 500}, {"message", "failed to restart the pod: no Docker"}});
+  CHECK(reply["result"].is_null());
+
+  reply = master.request(InProcessLink::kName, "/etcd/health", json::array(), 5s);
+  CHECK(reply["error"]["code"] == 501);
 }

@@ -72,7 +72,10 @@ TEST_CASE("stats collector: Kontena's keys - rates from the previous sample") {
   auto s = collector.collect(std::chrono::system_clock::from_time_t(1533902400), t0);  // 2018-08-10 12:00:00
   CHECK(s["time"] == "2018-08-10 12:00:00 UTC");
   CHECK(s["memory"]["total"] == 16384000ULL * 1024);
-  CHECK(s["memory"]["used"] == (16384000ULL - 8192000 - 100000 - 2000000) * 1024);
+  // Kontena's used is total - free; buffers and cache count as used (the CLI subtracts them).
+  CHECK(s["memory"]["used"] == (16384000ULL - 8192000) * 1024);
+  CHECK(s["memory"]["buffers"] == 100000ULL * 1024);
+  CHECK(s["memory"]["cached"] == 2000000ULL * 1024);
   for (const char* k : {"free", "active", "inactive", "cached", "buffers"}) CHECK(s["memory"].contains(k));
   CHECK(s["load"]["1m"] == 1.0);
   CHECK(s["load"]["15m"] == 0.25);

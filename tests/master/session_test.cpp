@@ -5,6 +5,7 @@
 #include "support/catch_result.hpp"
 
 #include <algorithm>
+#include <set>
 
 using namespace kn;
 using namespace kn::master;
@@ -15,7 +16,14 @@ namespace {
 struct Fixture {
   ManualClock clock;
   double unit = 0.5;  // the "random" number handed to the session
-  Session session{SessionConfig{.node_id = "AAAA:BBBB", .url = "ws://127.0.0.1:1/"}, clock, [this] { return unit; }};
+  Session session;
+
+  explicit Fixture(std::set<std::string> served = {}, milliseconds master_info_timeout = 30s)
+      : session(SessionConfig{.node_id = "AAAA:BBBB",
+                              .url = "ws://127.0.0.1:1/",
+                              .master_info_timeout = master_info_timeout,
+                              .served_methods = std::move(served)},
+                clock, [this] { return unit; }) {}
 
   std::vector<Action> feed(const Event& e) { return session.handle(e); }
 
@@ -208,8 +216,8 @@ TEST_CASE("session: every other close reconnects after a jittered backoff") {
   auto a = f.feed(event::Closed{code, ""});
   CHECK(f.session.state() == LinkState::backoff);
   CHECK_FALSE(has<action::Exit>(a));
-  // attempt 1 after a successful handshake: 0.5 x 2 s.
-  CHECK(started(a, TimerId::reconnect) == 1000ms);
+  // The first reconnect after a successful handshake: 0.5 x 1 s.
+  CHECK(started(a, TimerId::reconnect) == 500ms);
   for (auto t : {TimerId::ping, TimerId::update, TimerId::stats, TimerId::pong_deadline}) {
     CHECK(std::ranges::any_of(all<action::CancelTimer>(a), [t](const auto& c) { return c.timer == t; }));
   }
@@ -230,13 +238,13 @@ TEST_CASE("session: failed attempts back off exponentially up to the cap and res
     delays.push_back(d->count());
     f.feed(event::TimerFired{TimerId::reconnect});
   }
-  CHECK(delays == std::vector<long long>{1500, 3000, 6000, 12000, 24000, 48000, 67500, 67500, 67500, 67500});
+  CHECK(delays == std::vector<long long>{750, 1500, 3000, 6000, 12000, 24000, 48000, 67500, 67500, 67500});
   CHECK(f.session.attempt() == 10);
   f.feed(event::Connected{});
   CHECK(f.session.attempt() == 0);
   // Clock skew: the master accepts the upgrade, then closes 4020; backoff starts over.
   auto a = f.feed(event::Closed{4020, "clock offset"});
-  CHECK(started(a, TimerId::reconnect) == 1500ms);
+  CHECK(started(a, TimerId::reconnect) == 750ms);
 }
 
 TEST_CASE("session: ping every interval - no pong within the deadline drops the link and reconnects") {
@@ -345,4 +353,321 @@ TEST_CASE("session: events that do not fit the state change nothing") {
   f.feed(event::Start{});
   CHECK(f.feed(event::Start{}).empty());
   CHECK(f.feed(event::Frame{rpc::encode(rpc::Request{1, "/x", rpc::Value::array()})}).empty());
+}
+
+// ---- The RPC port: master requests for served methods, the agent's own calls, link events.
+
+namespace {
+
+const std::set<std::string> kServed{"/service_pods/notify_update", "/service_pods/restart"};
+
+std::vector<LinkEvent> announced(const std::vector<Action>& actions) {
+  std::vector<LinkEvent> out;
+  for (const auto& a : all<action::Announce>(actions)) out.push_back(a.event);
+  return out;
+}
+
+// The request id the session put on the wire for the call in `actions`.
+std::uint32_t request_id_of(const std::vector<Action>& actions, std::size_t index = 0) {
+  const auto m = sent(actions, index);
+  const auto* r = std::get_if<rpc::Request>(&m);
+  REQUIRE(r != nullptr);
+  return r->id;
+}
+
+}  // namespace
+
+TEST_CASE("session: the first reconnect waits less than 1 s - as Kontena's rand x 2^0") {
+  const double unit = GENERATE(0.0, 0.3, 0.999999);
+  CAPTURE(unit);
+  SECTION("after a handshake") {
+    Fixture f;
+    f.unit = unit;
+    f.connect();
+    const auto d = started(f.feed(event::Closed{1006, ""}), TimerId::reconnect);
+    REQUIRE(d.has_value());
+    CHECK(*d < 1s);
+    CHECK(*d == milliseconds(static_cast<long long>(unit * 1000)));
+  }
+  SECTION("after the first dial fails") {
+    Fixture f;
+    f.unit = unit;
+    f.feed(event::Start{});
+    const auto d = started(f.feed(event::ConnectFailed{fail(Errc::master_unavailable, "refused")}), TimerId::reconnect);
+    REQUIRE(d.has_value());
+    CHECK(*d < 1s);
+  }
+}
+
+TEST_CASE("session: no /agent/master_info within 30 s of the upgrade drops the link and reconnects") {
+  Fixture f;
+  f.feed(event::Start{});
+  auto a = f.feed(event::Connected{});
+  CHECK(started(a, TimerId::master_info) == 30s);
+
+  SECTION("the master stays silent") {
+    a = f.feed(event::TimerFired{TimerId::master_info});
+    CHECK(has<action::Abort>(a));
+    CHECK(f.session.state() == LinkState::backoff);
+    CHECK(started(a, TimerId::reconnect).has_value());
+    REQUIRE(has<action::SetStatus>(a));
+    CHECK(all<action::SetStatus>(a)[0].text.find("no /agent/master_info within 30.0 s") != std::string::npos);
+    CHECK(announced(a) == std::vector<LinkEvent>{LinkEvent::lost});
+    // The next connection gets its own 30 s.
+    f.feed(event::TimerFired{TimerId::reconnect});
+    CHECK(started(f.feed(event::Connected{}), TimerId::master_info) == 30s);
+  }
+  SECTION("master_info arrives: the timer is cancelled and a late fire changes nothing") {
+    a = f.feed(Fixture::frame(rpc::Notification{"/agent/master_info", rpc::Value::array({{{"version", "1.5.4"}}})}));
+    CHECK(std::ranges::any_of(all<action::CancelTimer>(a),
+                              [](const auto& c) { return c.timer == TimerId::master_info; }));
+    CHECK(f.feed(event::TimerFired{TimerId::master_info}).empty());
+    CHECK(f.session.state() == LinkState::connected);
+  }
+}
+
+TEST_CASE("session: the master_info timeout is configurable") {
+  Fixture f({}, 5s);
+  f.feed(event::Start{});
+  CHECK(started(f.feed(event::Connected{}), TimerId::master_info) == 5s);
+}
+
+TEST_CASE("session: master_info - node_info and the loss of an upgraded link are announced") {
+  Fixture f;
+  f.feed(event::Start{});
+  CHECK(announced(f.feed(event::Connected{})).empty());
+  auto a = f.feed(Fixture::frame(rpc::Notification{"/agent/master_info", rpc::Value::array({{{"version", "1.5.4"}}})}));
+  CHECK(announced(a) == std::vector<LinkEvent>{LinkEvent::master_info});
+  a = f.feed(Fixture::frame(rpc::Notification{"/agent/node_info", rpc::Value::array({{{"id", "AAAA:BBBB"}}})}));
+  CHECK(announced(a) == std::vector<LinkEvent>{LinkEvent::node_info});
+  // A node_info without a node object is not news.
+  CHECK(announced(f.feed(Fixture::frame(rpc::Notification{"/agent/node_info", rpc::Value::array()}))).empty());
+  a = f.feed(event::Closed{1006, ""});
+  CHECK(announced(a) == std::vector<LinkEvent>{LinkEvent::lost});
+
+  SECTION("a failed dial was never up: nothing is lost") {
+    f.feed(event::TimerFired{TimerId::reconnect});
+    CHECK(announced(f.feed(event::ConnectFailed{fail(Errc::master_unavailable, "refused")})).empty());
+  }
+  SECTION("stop while connected announces lost once") {
+    f.feed(event::TimerFired{TimerId::reconnect});
+    f.feed(event::Connected{});
+    CHECK(announced(f.feed(event::Stop{})) == std::vector<LinkEvent>{LinkEvent::lost});
+    CHECK(announced(f.feed(event::Closed{1000, ""})).empty());
+  }
+}
+
+TEST_CASE("session: a served master request is delivered - the app's reply goes back once with the same id") {
+  Fixture f(kServed);
+  f.connect();
+  auto a = f.feed(Fixture::frame(rpc::Request{4242, "/service_pods/notify_update", rpc::Value::array({"x"})}));
+  CHECK_FALSE(has<action::Send>(a));  // no 501
+  auto delivered = all<action::Deliver>(a);
+  REQUIRE(delivered.size() == 1);
+  CHECK(delivered[0].call.request_id == std::optional<std::uint32_t>(4242));
+  CHECK(delivered[0].call.method == "/service_pods/notify_update");
+  CHECK(delivered[0].call.params == rpc::Value::array({"x"}));
+
+  a = f.feed(event::Reply{4242, rpc::Value::object()});
+  auto m = sent(a);
+  auto* r = std::get_if<rpc::Response>(&m);
+  REQUIRE(r != nullptr);
+  CHECK(r->id == 4242);
+  CHECK(r->error.is_null());
+  CHECK(r->result == rpc::Value::object());
+  // Only one answer per request: a second reply, or one to an id the master never sent, is dropped.
+  CHECK(f.feed(event::Reply{4242, rpc::Value::object()}).empty());
+  CHECK(f.feed(event::Reply{9, rpc::Value::object()}).empty());
+
+  SECTION("a failure goes back as Kontena's {code: 500, message}") {
+    f.feed(Fixture::frame(rpc::Request{7, "/service_pods/restart", rpc::Value::array({"web", "web-1"})}));
+    a = f.feed(event::Reply{7, fail(Errc::docker_unavailable, "failed to restart web-1: Docker is down")});
+    m = sent(a);
+    r = std::get_if<rpc::Response>(&m);
+    REQUIRE(r != nullptr);
+    CHECK(r->id == 7);
+    CHECK(r->error == rpc::Value{{"code", 500}, {"message", "failed to restart web-1: Docker is down"}});
+    CHECK(r->result.is_null());
+  }
+  SECTION("a served notification is delivered without a request id") {
+    a = f.feed(Fixture::frame(rpc::Notification{"/service_pods/restart", rpc::Value::array({"web", "web-1"})}));
+    delivered = all<action::Deliver>(a);
+    REQUIRE(delivered.size() == 1);
+    CHECK_FALSE(delivered[0].call.request_id.has_value());
+    CHECK(delivered[0].call.method == "/service_pods/restart");
+    CHECK(delivered[0].call.params == rpc::Value::array({"web", "web-1"}));
+    CHECK_FALSE(has<action::Send>(a));
+  }
+  SECTION("requests for other methods still get 501 at once") {
+    a = f.feed(Fixture::frame(rpc::Request{8, "/etcd/health", rpc::Value::array()}));
+    CHECK_FALSE(has<action::Deliver>(a));
+    m = sent(a);
+    r = std::get_if<rpc::Response>(&m);
+    REQUIRE(r != nullptr);
+    CHECK(r->id == 8);
+    CHECK(r->error["code"] == 501);
+  }
+  SECTION("the reply to a request of a connection that ended is dropped") {
+    f.feed(Fixture::frame(rpc::Request{11, "/service_pods/notify_update", rpc::Value::array()}));
+    f.feed(event::Closed{1006, ""});
+    f.feed(event::TimerFired{TimerId::reconnect});
+    f.feed(event::Connected{});
+    CHECK(f.feed(event::Reply{11, rpc::Value::object()}).empty());
+  }
+}
+
+TEST_CASE("session: each reply reaches its own call exactly once") {
+  Fixture f;
+  f.connect();
+  f.unit = 0.25;
+  auto a1 = f.feed(event::Call{1, "/node_service_pods/list", rpc::Value::array({"AAAA:BBBB"})});
+  f.unit = 0.75;
+  auto a2 = f.feed(event::Call{2, "/containers/save", rpc::Value{{"id", "c1"}}});  // not an array: sent as [params]
+  CHECK_FALSE(has<action::CallDone>(a1));
+  CHECK(f.session.pending_requests() == 2);
+  const auto m1 = sent(a1);
+  const auto* r1 = std::get_if<rpc::Request>(&m1);
+  REQUIRE(r1 != nullptr);
+  CHECK(r1->method == "/node_service_pods/list");
+  CHECK(r1->params == rpc::Value::array({"AAAA:BBBB"}));
+  const auto m2 = sent(a2);
+  const auto* r2 = std::get_if<rpc::Request>(&m2);
+  REQUIRE(r2 != nullptr);
+  CHECK(r2->params == rpc::Value::array({{{"id", "c1"}}}));
+  REQUIRE(r1->id != r2->id);
+
+  // Replies in the other order.
+  auto a = f.feed(Fixture::frame(rpc::Response{r2->id, nullptr, true}));
+  auto done = all<action::CallDone>(a);
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].tag == 2);
+  REQUIRE(done[0].result.has_value());
+  CHECK(*done[0].result == true);
+
+  a = f.feed(Fixture::frame(rpc::Response{r1->id, nullptr, {{"service_pods", rpc::Value::array()}}}));
+  done = all<action::CallDone>(a);
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].tag == 1);
+  REQUIRE(done[0].result.has_value());
+  CHECK((*done[0].result)["service_pods"] == rpc::Value::array());
+  CHECK(f.session.pending_requests() == 0);
+
+  // A duplicate reply, and the timer of the answered calls, finish nothing more.
+  CHECK(all<action::CallDone>(f.feed(Fixture::frame(rpc::Response{r1->id, nullptr, true}))).empty());
+  f.clock.advance(31s);
+  CHECK(all<action::CallDone>(f.feed(event::TimerFired{TimerId::request_timeout})).empty());
+}
+
+TEST_CASE("session: an error reply fails the call with master_rpc_error and the master's message") {
+  const auto [error, words] = GENERATE(table<rpc::Value, std::string>({
+      {rpc::Value{{"code", 404}, {"message", "Missing HostNode"}}, "Missing HostNode (code 404)"},
+      {rpc::Value{{"code", 501}, {"error", "service not implemented"}}, "service not implemented (code 501)"},
+      {rpc::Value("odd"), "odd"},
+  }));
+  CAPTURE(error.dump());
+  Fixture f;
+  f.connect();
+  const auto id = request_id_of(f.feed(event::Call{5, "/node_service_pods/set_state", rpc::Value::array()}));
+  auto a = f.feed(Fixture::frame(rpc::Response{id, error, nullptr}));
+  const auto done = all<action::CallDone>(a);
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].tag == 5);
+  REQUIRE_FALSE(done[0].result.has_value());
+  CHECK(done[0].result.error().is(Errc::master_rpc_error));
+  CHECK(done[0].result.error().message.find("failed to call /node_service_pods/set_state") != std::string::npos);
+  CHECK(done[0].result.error().message.find(words) != std::string::npos);
+}
+
+TEST_CASE("session: a call without a reply fails with http_timeout after the request timeout") {
+  Fixture f;
+  f.connect();
+  auto a = f.feed(event::Call{3, "/containers/cleanup", rpc::Value::array()});
+  CHECK(started(a, TimerId::request_timeout) == 30s);
+  f.clock.advance(29s);
+  CHECK(all<action::CallDone>(f.feed(event::TimerFired{TimerId::request_timeout})).empty());
+  f.clock.advance(1s);
+  a = f.feed(event::TimerFired{TimerId::request_timeout});
+  const auto done = all<action::CallDone>(a);
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].tag == 3);
+  REQUIRE_FALSE(done[0].result.has_value());
+  CHECK(done[0].result.error().is(Errc::http_timeout));
+  CHECK(done[0].result.error().message.find("no reply within 30.0 s") != std::string::npos);
+  CHECK(f.session.pending_requests() == 0);
+}
+
+TEST_CASE("session: pending calls fail with master_unavailable when the link ends") {
+  const int how = GENERATE(0, 1, 2, 3);
+  CAPTURE(how);
+  Fixture f;
+  f.connect();
+  f.feed(event::Call{1, "/containers/save", rpc::Value::array()});
+  f.feed(event::Call{2, "/containers/event", rpc::Value::array()});
+  f.feed(event::NodeInfoCollected{{{"Name", "n1"}}});  // the session's own /nodes/update: no CallDone
+  std::vector<Action> a;
+  switch (how) {
+    case 0: a = f.feed(event::Closed{1006, ""}); break;
+    case 1:
+      f.feed(event::TimerFired{TimerId::ping});
+      a = f.feed(event::TimerFired{TimerId::pong_deadline});
+      break;
+    case 2: a = f.feed(event::Stop{}); break;
+    default: a = f.feed(event::Closed{4041, "newer connection"}); break;
+  }
+  const auto done = all<action::CallDone>(a);
+  REQUIRE(done.size() == 2);
+  std::set<std::uint64_t> tags;
+  for (const auto& d : done) {
+    tags.insert(d.tag);
+    REQUIRE_FALSE(d.result.has_value());
+    CHECK(d.result.error().is(Errc::master_unavailable));
+  }
+  CHECK(tags == std::set<std::uint64_t>{1, 2});
+  CHECK(f.session.pending_requests() == 0);
+  CHECK(announced(a) == std::vector<LinkEvent>{LinkEvent::lost});
+}
+
+TEST_CASE("session: calls while offline fail at once - notifications are dropped") {
+  const int where = GENERATE(0, 1, 2, 3, 4);
+  CAPTURE(where);
+  Fixture f;
+  switch (where) {
+    case 0: break;                             // idle
+    case 1: f.feed(event::Start{}); break;     // connecting
+    case 2:                                    // backoff
+      f.connect();
+      f.feed(event::Closed{1006, ""});
+      break;
+    case 3:                                    // stopping: the close handshake runs
+      f.connect();
+      f.feed(event::Stop{});
+      break;
+    default:                                   // stopped
+      f.feed(event::Start{});
+      f.feed(event::Stop{});
+      break;
+  }
+  auto a = f.feed(event::Call{9, "/node_service_pods/list", rpc::Value::array()});
+  CHECK_FALSE(has<action::Send>(a));
+  const auto done = all<action::CallDone>(a);
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].tag == 9);
+  REQUIRE_FALSE(done[0].result.has_value());
+  CHECK(done[0].result.error().is(Errc::master_unavailable));
+  CHECK(done[0].result.error().message.find("not connected") != std::string::npos);
+  CHECK(f.feed(event::Notify{"/node_service_pods/event", rpc::Value::array()}).empty());
+}
+
+TEST_CASE("session: a notification goes out as one frame while connected") {
+  Fixture f;
+  f.feed(event::Start{});
+  f.feed(event::Connected{});  // the socket is open: Kontena's rpc_client sends from here on
+  auto a = f.feed(event::Notify{"/node_service_pods/event", rpc::Value::array({"pod-1", "pulling image"})});
+  const auto m = sent(a);
+  const auto* n = std::get_if<rpc::Notification>(&m);
+  REQUIRE(n != nullptr);
+  CHECK(n->method == "/node_service_pods/event");
+  CHECK(n->params == rpc::Value::array({"pod-1", "pulling image"}));
+  // Calls go out before master_info too.
+  CHECK(has<action::Send>(f.feed(event::Call{1, "/node_service_pods/list", rpc::Value::array()})));
 }
