@@ -4,6 +4,7 @@
 #pragma once
 
 #include "node_registry.hpp"
+#include "services.hpp"
 
 #include "master/msgpack_rpc.hpp"
 
@@ -34,6 +35,13 @@ struct RuntimeConfig {
   milliseconds cleanup_interval{60'000};
   milliseconds destroy_after{6 * 3'600'000};  // ephemeral nodes last seen longer ago are destroyed
   milliseconds destroy_interval{3'600'000};
+  // Service side (reference/kontena-node-runtime.md section 1).
+  milliseconds notify_timeout{5'000};        // /service_pods/notify_update request
+  milliseconds deploy_timeout{300'000};      // wait for set_state with the deploy's rev
+  milliseconds deploy_poll{500};             // WaitHelper interval of that wait
+  milliseconds scheduler_interval{20'000};   // GridSchedulerJob
+  milliseconds daemon_grace{600'000};        // Daemon#host_grace_period: a lost node keeps its instances
+  milliseconds ha_grace{120'000};            // HighAvailability#host_grace_period
 
   Json to_json() const;
   // Applies {"ping_interval_ms": N, ...}; unknown keys or non-positive values are an error text.
@@ -98,7 +106,9 @@ struct SimState {
   Counters counters;
   std::set<Session*> sessions;
   std::shared_ptr<spdlog::logger> log;
-  std::function<void()> on_config_changed;  // wakes the cleanup loops
+  std::function<void()> on_config_changed;  // wakes the cleanup loops and the scheduler job
+  ServiceStore services;
+  boost::asio::any_io_executor executor;  // the io_context's, for deploys started by REST calls
 
   // Sessions of a node; `live_only`: only the one whose connection is plugged.
   std::vector<Session*> sessions_of(NodeKey key, bool live_only);
