@@ -346,7 +346,8 @@ TEST_CASE("services: containers are upserted, deleted by destroy and cleanup, an
   MasterSim sim;
   auto containers = [&] {
     std::map<std::string, Json> out;
-    for (const auto& c : sim.rest("GET", "/v1/_sim/containers").body["containers"]) out[c["id"]] = c;
+    const auto reply = sim.rest("GET", "/v1/_sim/containers");
+    for (const auto& c : reply.body["containers"]) out[c["id"]] = c;
     return out;
   };
   {
