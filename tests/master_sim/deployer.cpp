@@ -76,11 +76,11 @@ awaitable<std::string> apply_instance(SimState& st, std::string service_id, int 
   auto sessions = st.sessions_of(node_key, true);
   if (!sessions.empty()) {
     auto session = sessions.front()->shared_from_this();
-    // Arguments prepared outside the co_await: GCC 12 rejects literals and braced lists in one.
-    std::string method = "/service_pods/notify_update";
+    // The params are prepared outside the co_await: GCC 12 rejects a braced list inside one
+    // ("array used as initializer").
     Json params = Json::array();
     params.push_back(Json::array());
-    response = co_await session->request(std::move(method), std::move(params), st.config.notify_timeout);
+    response = co_await session->request("/service_pods/notify_update", std::move(params), st.config.notify_timeout);
   } else {
     co_await sleep_for(st.config.notify_timeout);  // published to nobody: the request times out
   }
@@ -135,8 +135,7 @@ awaitable<std::string> deploy_instance(SimState& st, std::string service_id, int
       const std::string old_name = old->name;
       log_service_event(*s, 1, "service:deploy",
                         "Stopping existing service service " + label + " on previous node " + old_name + "...");
-      std::string stopped = "stopped";
-      auto err = co_await apply_instance(st, service_id, number, old->key, rev, std::move(stopped));
+      auto err = co_await apply_instance(st, service_id, number, old->key, rev, "stopped");
       if (!err.empty()) {
         if (Service* again = st.services.find(service_id)) {
           log_service_event(*again, 2, "service:deploy",
@@ -145,8 +144,7 @@ awaitable<std::string> deploy_instance(SimState& st, std::string service_id, int
       }
     }
   }
-  std::string running = "running";
-  auto err = co_await apply_instance(st, service_id, number, node_key, rev, std::move(running));
+  auto err = co_await apply_instance(st, service_id, number, node_key, rev, "running");
   if (!err.empty()) {
     if (Service* again = st.services.find(service_id)) {
       const Node* node = st.registry.find(node_key);
