@@ -43,9 +43,9 @@ void fast(const MasterSim& sim) {
 }
 
 Json show(const MasterSim& sim) {
-  auto r = sim.rest("GET", "/v1/services/test/stress/stress");
-  REQUIRE(r.status == 200);
-  return r.body;
+  auto service = sim.service("stress", "stress");
+  REQUIRE_FALSE(service.is_null());
+  return service;
 }
 
 std::uint32_t next_id() {
@@ -126,10 +126,9 @@ TEST_CASE("services: the stress stack runs on the ephemeral node only, with the 
   Agent plain(sim, node_headers(sim, "plain", kIdB, "az=b"));
   join(plain);
 
-  auto created = sim.rest("POST", "/v1/grids/test/stacks", stress_stack());
-  REQUIRE(created.status == 201);
-  CHECK(created.body["id"] == "test/stress");
-  CHECK(created.body["deploys"].size() == 1);
+  const auto created = sim.create_stack(stress_stack());
+  CHECK(created["id"] == "test/stress");
+  CHECK(created["deploys"].size() == 1);
 
   const auto pods = take_update(eph, kIdA);
   REQUIRE(pods.size() == 1);
@@ -330,14 +329,14 @@ TEST_CASE("services: stack rm sends stop, then terminate, and the pods are gone"
   set_state(eph, kIdA, pod, "running");
   REQUIRE(MasterSim::wait_until([&] { return deploy_finished(show(sim), 1, "success"); }));
 
-  CHECK(sim.rest("DELETE", "/v1/stacks/test/stress").status == 200);
+  sim.remove_stack("stress");
   auto stop = eph.notification("/service_pods/notify_update");
   CHECK(stop.params == Json::array({"stop"}));
   auto terminate = eph.notification("/service_pods/notify_update");
   CHECK(terminate.params == Json::array({"terminate"}));
   eph.send(kn::rpc::Request{5, "/node_service_pods/list", Json::array({kIdA})});
   CHECK(eph.response(5).result == Json({{"service_pods", Json::array()}}));
-  CHECK(sim.rest("GET", "/v1/services/test/stress/stress").status == 404);
+  CHECK(sim.service("stress", "stress").is_null());
   CHECK(sim.rest("GET", "/v1/stacks/test/stress").status == 404);
 }
 
@@ -346,8 +345,7 @@ TEST_CASE("services: containers are upserted, deleted by destroy and cleanup, an
   MasterSim sim;
   auto containers = [&] {
     std::map<std::string, Json> out;
-    const auto reply = sim.rest("GET", "/v1/_sim/containers");
-    for (const auto& c : reply.body["containers"]) out[c["id"]] = c;
+    for (const auto& c : sim.containers()) out[c["id"]] = c;
     return out;
   };
   {
