@@ -1,6 +1,6 @@
 // The master's RPC handlers for the service side, as agents call them (kontena v1.5.4:
 // server/app/services/rpc/node_service_pod_handler.rb, container_handler.rb,
-// container_info_mapper.rb; reference/kontena-node-runtime.md section 4):
+// container_info_mapper.rb):
 //   /node_service_pods/list [node_id] -> {service_pods: [pod...]}; "Node not found"
 //   /node_service_pods/set_state [node_id, {service_id, instance_number, rev, state, error}] -> {}
 //   /node_service_pods/mark_oneshot_hook [node_id, {service_id, instance_number}, hook] -> {}

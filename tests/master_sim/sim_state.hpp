@@ -35,7 +35,9 @@ struct RuntimeConfig {
   milliseconds cleanup_interval{60'000};
   milliseconds destroy_after{6 * 3'600'000};  // ephemeral nodes last seen longer ago are destroyed
   milliseconds destroy_interval{3'600'000};
-  // Service side (reference/kontena-node-runtime.md section 1).
+  // Service side (kontena v1.5.4: server/app/services/grid_service_instance_deployer.rb,
+  // server/app/helpers/wait_helper.rb, server/app/jobs/grid_scheduler_job.rb,
+  // server/app/services/scheduler/strategy/{daemon,high_availability}.rb).
   milliseconds notify_timeout{5'000};        // /service_pods/notify_update request
   milliseconds deploy_timeout{300'000};      // wait for set_state with the deploy's rev
   milliseconds deploy_poll{500};             // WaitHelper interval of that wait
