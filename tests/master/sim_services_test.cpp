@@ -465,3 +465,38 @@ TEST_CASE("services: REST definitions are validated and ha places instances, por
   CHECK(sim.log().find("p4ss") == std::string::npos);
   CHECK(sim.log().find("hunter2") == std::string::npos);
 }
+
+TEST_CASE("services: registry credentials reach the pod, and an update is redeployed by the scheduler",
+          "[master_sim][services]") {
+  MasterSim sim;
+  fast(sim);
+  auto added = sim.rest("POST", "/v1/grids/test/external_registries",
+                        {{"url", "http://127.0.0.1:5000"}, {"username", "demo"}, {"password", "s3cret"}});
+  REQUIRE(added.status == 201);
+  CHECK(added.body["name"] == "127.0.0.1:5000");
+  CHECK(added.raw.find("s3cret") == std::string::npos);
+  CHECK(sim.rest("GET", "/v1/grids/test/external_registries").raw.find("s3cret") == std::string::npos);
+
+  Agent eph(sim, node_headers(sim, "eph", kIdA, "ephemeral=true"));
+  join(eph);
+  auto stack = stress_stack();
+  stack["services"][0]["image"] = "127.0.0.1:5000/stress:latest";
+  sim.create_stack(stack);
+  const auto pod = take_update(eph, kIdA)[0];
+  CHECK(pod["image_name"] == "127.0.0.1:5000/stress:latest");
+  CHECK(pod["image_credentials"] == Json({{"username", "demo"}, {"password", "s3cret"}, {"email", nullptr}}));
+  set_state(eph, kIdA, pod, "running");
+  REQUIRE(MasterSim::wait_until([&] { return deploy_finished(show(sim), 1, "success"); }));
+
+  auto updated = sim.rest("PUT", "/v1/services/test/stress/stress", {{"cpu_shares", 200}});
+  REQUIRE(updated.status == 200);
+  CHECK(updated.body["revision"] == 2);
+  // GridSchedulerJob: updated_at > deployed_at, so the service is redeployed.
+  const auto next = take_update(eph, kIdA)[0];
+  CHECK(next["service_revision"] == 2);
+  CHECK(next["cpu_shares"] == 200);
+  CHECK(next["deploy_rev"].get<std::string>() > pod["deploy_rev"].get<std::string>());
+  set_state(eph, kIdA, next, "running");
+  REQUIRE(MasterSim::wait_until([&] { return deploy_finished(show(sim), 2, "success"); }));
+  CHECK(sim.log().find("s3cret") == std::string::npos);
+}

@@ -242,7 +242,39 @@ std::variant<Service, std::string> parse_service(const Json& body, const std::st
   if (s.name.empty()) return std::string("a service needs a name");
   if (s.image.empty()) return "service " + s.name + ": image is required";
   s.created_at = s.updated_at = now();
+  s.definition = body;
+  s.definition.erase("stack");
   return s;
+}
+
+// GridServices::Update: the changed settings bump the revision and updated_at, so the
+// GridSchedulerJob redeploys the service ("does have older version running").
+RestResult update_service(SimState& st, Service& s, const Json& changes) {
+  if (!changes.is_object()) return error(422, "the body must be a JSON object");
+  if (changes.contains("name") && changes["name"] != s.name) return error(422, "a service cannot be renamed");
+  Json merged = s.definition;
+  for (const auto& [k, v] : changes.items()) merged[k] = v;
+  auto parsed = parse_service(merged, s.grid, s.stack);
+  if (auto* problem = std::get_if<std::string>(&parsed)) return error(422, *problem);
+  Service& next = std::get<Service>(parsed);
+  const bool changed = next.image != s.image || next.strategy != s.strategy ||
+                       next.container_count != s.container_count || next.affinity != s.affinity ||
+                       next.stateful != s.stateful || next.spec != s.spec ||
+                       next.image_credentials != s.image_credentials;
+  s.definition = next.definition;
+  if (changed) {
+    s.image = next.image;
+    s.strategy = next.strategy;
+    s.container_count = next.container_count;
+    s.affinity = next.affinity;
+    s.stateful = next.stateful;
+    s.spec = next.spec;
+    s.image_credentials = next.image_credentials;
+    s.revision++;
+    s.updated_at = now();
+    st.log->info("service updated service={} revision={}", s.to_path(), s.revision);
+  }
+  return {200, service_json(st.registry, st.services, s)};
 }
 
 bool grid_exists(SimState& st, const std::string& grid) { return st.registry.grid(grid) != nullptr; }
@@ -298,6 +330,43 @@ std::optional<RestResult> handle_service_rest(SimState& st, http::verb method, c
     return RestResult{200, Json{{"containers", list}}};
   }
   if (p.size() < 3 || p[0] != "v1") return std::nullopt;
+
+  if (p[1] == "grids" && p.size() == 4 && p[3] == "external_registries") {
+    const std::string& grid = p[2];
+    if (!grid_exists(st, grid)) return error(404, "Grid not found");
+    auto& known = st.services.registries(grid);
+    auto shown = [&](const Json& r) {
+      return Json{{"id", grid + "/" + r["name"].get<std::string>()},
+                  {"name", r["name"]},
+                  {"url", r["url"]},
+                  {"username", r["username"]},
+                  {"email", r.value("email", Json(nullptr))}};
+    };
+    if (get) {
+      Json list = Json::array();
+      for (const auto& [name, r] : known) list.push_back(shown(r));
+      return RestResult{200, Json{{"external_registries", list}}};
+    }
+    if (!post) return error(405, "Method not allowed");
+    // Registries::Create: the name is the URL's host, with the port unless it is 80 or 443.
+    static const std::regex url_re(R"(^(https?)://([^/:\s]+)(?::(\d+))?(/\S*)?$)");
+    std::smatch m;
+    const std::string url = body.is_object() ? body.value("url", "") : "";
+    if (!std::regex_match(url, m, url_re)) return error(422, "url must be http(s)://host[:port]");
+    if (!body.contains("username") || !body["username"].is_string() || !body.contains("password") ||
+        !body["password"].is_string()) {
+      return error(422, "username and password are required");
+    }
+    const std::string port = m[3].matched ? m[3].str() : (m[1] == "https" ? "443" : "80");
+    const std::string name = port == "80" || port == "443" ? m[2].str() : m[2].str() + ":" + port;
+    known[name] = {{"name", name},
+                   {"url", url},
+                   {"username", body["username"]},
+                   {"password", body["password"]},
+                   {"email", body.value("email", Json(nullptr))}};
+    st.log->info("registry added grid={} name={}", grid, name);
+    return RestResult{201, shown(known[name])};
+  }
 
   if (p[1] == "grids" && p.size() == 4 && (p[3] == "stacks" || p[3] == "services")) {
     const std::string& grid = p[2];
@@ -359,6 +428,7 @@ std::optional<RestResult> handle_service_rest(SimState& st, http::verb method, c
       return error(404, "Not found");
     }
     if (get) return RestResult{200, service_json(st.registry, st.services, *s)};
+    if (method == http::verb::put) return update_service(st, *s, body);
     if (del) {
       delete_service(st, s->id);
       return RestResult{200, Json::object()};

@@ -13,10 +13,17 @@
 //   POST   /v1/grids/{grid}/services                SERVICE plus "stack" (default "null")
 //          -> 201 READOUT (created, not deployed: `kontena service create`)
 //   GET    /v1/services/{grid}/{stack}/{service}    -> 200 READOUT
+//   PUT    /v1/services/{grid}/{stack}/{service}    SERVICE fields to change -> 200 READOUT
+//          (`kontena service update`: a change bumps `revision`; the GridSchedulerJob then
+//          redeploys the running service within scheduler_interval)
 //   POST   /v1/services/{grid}/{stack}/{service}/deploy -> 200 {id: deploy id}
 //   POST   /v1/services/{grid}/{stack}/{service}/start  -> 200 {} (notify ["start"])
 //   POST   /v1/services/{grid}/{stack}/{service}/stop   -> 200 {} (notify ["stop"])
 //   DELETE /v1/services/{grid}/{stack}/{service}    -> 200 {} (notify ["terminate"])
+//   POST   /v1/grids/{grid}/external_registries     {url: "http(s)://host[:port]", username, password, email?}
+//          -> 201 {id: "grid/name", name ("host", or "host:port" unless 80/443), url, username, email}
+//          (`kontena registry add`; pods of images under that name get these image_credentials)
+//   GET    /v1/grids/{grid}/external_registries     -> 200 {external_registries: [...]} (no passwords)
 //   GET    /v1/_sim/containers                      -> 200 {containers: [CONTAINER...]} every record,
 //          deleted ones included (status "deleted")
 // Errors: 404 {error} for an unknown grid, stack or service; 422 {error} for a bad definition
@@ -25,7 +32,8 @@
 // SERVICE: {name, image, strategy: "ha"|"daemon", instances (1), affinity: ["label==k=v",
 // "label!=k=v", "node==n", ...], stateful (false), cmd: [..] or "a b 'c d'", entrypoint,
 // env: ["K=V"] or {K: V}, secrets: [{name, value, type: "env"}] (value = the vault's; omit it for
-// a secret missing from the vault), image_credentials: {username, password, email},
+// a secret missing from the vault), image_credentials: {username, password, email} (overrides
+// the matching external registry's),
 // cpu_shares, cpus, memory, memory_swap, shm_size (bytes, or "512m"/"1g"), ports:
 // [{node_port, container_port, protocol, ip}] or ["8080:80/tcp"], and the other ServicePod
 // fields as the pod carries them: user, privileged, read_only, cap_add, cap_drop, devices,

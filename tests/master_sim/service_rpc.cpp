@@ -46,7 +46,7 @@ Outcome list(SimState& st, const std::string& grid, const Json& p) {
   });
   Json pods = Json::array();
   for (auto& [svc, inst] : placed) {
-    if (svc->grid == grid) pods.push_back(service_pod(st.registry, *svc, *inst, node));
+    if (svc->grid == grid) pods.push_back(service_pod(st.services, *svc, *inst, node));
   }
   return {Json{{"service_pods", pods}}, {}, {}};
 }

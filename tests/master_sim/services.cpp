@@ -428,9 +428,23 @@ int instance_count(ServiceStore& store, const Service& service, const std::vecto
   return count(used.size());
 }
 
-Json service_pod(const NodeRegistry& registry, const Service& s, const Instance& inst, const Node& host) {
-  (void)registry;
+Json service_pod(ServiceStore& store, const Service& s, const Instance& inst, const Node& host) {
   const std::string n = std::to_string(inst.number);
+  // ServicePodSerializer#registry_name and #image_credentials.
+  Json credentials = s.image_credentials;
+  if (credentials.is_null()) {
+    std::string registry = "index.docker.io";
+    const auto slash = s.image.find('/');
+    if (slash != std::string::npos && s.image.substr(0, slash).find_first_of(".:") != std::string::npos) {
+      registry = s.image.substr(0, slash);
+    }
+    auto& known = store.registries(s.grid);
+    if (auto it = known.find(registry); it != known.end()) {
+      credentials = {{"username", it->second["username"]},
+                     {"password", it->second["password"]},
+                     {"email", it->second.value("email", Json(nullptr))}};
+    }
+  }
   Json env = s.spec.value("env", Json::array());
   env.push_back("KONTENA_SERVICE_ID=" + s.id);
   env.push_back("KONTENA_SERVICE_NAME=" + s.name);
@@ -479,7 +493,7 @@ Json service_pod(const NodeRegistry& registry, const Service& s, const Instance&
       {"updated_at", format_ruby_time(s.updated_at)},
       {"instance_number", inst.number},
       {"image_name", s.image},
-      {"image_credentials", s.image_credentials},
+      {"image_credentials", credentials},
       {"deploy_rev", opt(inst.deploy_rev)},
       {"stateful", s.stateful},
       {"hostname", s.name + "-" + n},

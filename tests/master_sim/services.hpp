@@ -72,6 +72,7 @@ struct Service {  // GridService
   // stop_grace_period, read_only, exposed, env, secrets, hooks, networks, health_check).
   Json spec = Json::object();
   Json image_credentials = nullptr;  // {username, password, email}; never logged or shown
+  Json definition = Json::object();   // the REST body it was defined (and updated) with
   std::string state = "initialized";  // running | stopped
   int revision = 1;
   SysTime created_at{}, updated_at{};
@@ -129,6 +130,10 @@ class ServiceStore {
   std::vector<std::pair<Service*, Instance*>> instances_on(NodeKey node);
 
   std::map<std::string, ContainerRecord>& containers() { return containers_; }
+
+  // The grid's external registries by name ("host" or "host:port"), each {name, url,
+  // username, password, email} (Registry; `kontena registry add`).
+  std::map<std::string, Json>& registries(const std::string& grid) { return registries_[grid]; }
   // NodeUnplugger#update_node_containers: the node's non-volume containers are marked deleted.
   void mark_node_containers_deleted(NodeKey node, SysTime now);
 
@@ -143,6 +148,7 @@ class ServiceStore {
   std::map<std::string, std::unique_ptr<Service>> services_;
   std::deque<Deploy> deploys_;  // a deque: references stay valid while deploys are added
   std::map<std::string, ContainerRecord> containers_;
+  std::map<std::string, std::map<std::string, Json>> registries_;
   std::uint64_t next_deploy_ = 1;
 };
 
@@ -161,7 +167,9 @@ int instance_count(ServiceStore& store, const Service& service, const std::vecto
 
 // ---- ServicePodSerializer ----------------------------------------------------------
 
-Json service_pod(const NodeRegistry& registry, const Service& service, const Instance& instance, const Node& host);
+// image_credentials: the service's own when it has some, else those of the grid registry named
+// by the image's first path part when it contains "." or ":" (else index.docker.io).
+Json service_pod(ServiceStore& store, const Service& service, const Instance& instance, const Node& host);
 
 // ---- ContainerInfoMapper -------------------------------------------------------------
 
