@@ -52,6 +52,11 @@ Node* NodeRegistry::find(NodeKey key) {
   return it == nodes_.end() ? nullptr : &it->second;
 }
 
+const Node* NodeRegistry::find(NodeKey key) const {
+  auto it = nodes_.find(key);
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
 Node* NodeRegistry::find_by_node_id(const std::string& grid, const std::string& node_id) {
   for (auto& [key, n] : nodes_) {
     if (n.grid == grid && n.node_id && *n.node_id == node_id) return &n;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
+#include <functional>
 #include <random>
 #include <regex>
 #include <set>
@@ -607,7 +609,7 @@ std::optional<std::string> save_container(NodeRegistry& registry, ServiceStore& 
 
 Json container_json(const NodeRegistry& registry, const ContainerRecord& c) {
   const Node* node = nullptr;
-  if (c.node) node = const_cast<NodeRegistry&>(registry).find(*c.node);
+  if (c.node) node = registry.find(*c.node);
   Json j = c.attributes;
   j.update({
       {"id", c.container_id},
@@ -627,7 +629,7 @@ Json container_json(const NodeRegistry& registry, const ContainerRecord& c) {
 Json service_json(const NodeRegistry& registry, ServiceStore& store, const Service& s) {
   auto node_name = [&](const std::optional<NodeKey>& key) -> Json {
     if (!key) return nullptr;
-    const Node* n = const_cast<NodeRegistry&>(registry).find(*key);
+    const Node* n = registry.find(*key);
     return n != nullptr ? Json(n->name) : Json(nullptr);
   };
   Json instances = Json::array();

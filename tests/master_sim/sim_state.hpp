@@ -54,7 +54,8 @@ struct Counters {
   std::uint64_t connections = 0;   // open WebSocket connections now
   std::uint64_t handshakes = 0;    // WebSocket upgrades completed
   std::uint64_t accepted = 0;      // handshakes that passed every check
-  std::uint64_t unregistered = 0;  // upgrades left open without Kontena-Connected-At
+  std::uint64_t unregistered = 0;  // upgrades left open and silent (bad Kontena-Connected-At or
+                                   // Kontena-Version, grid full): the master only logged an error
   std::map<int, std::uint64_t> rejections;
   std::uint64_t requests = 0;       // agent -> master requests
   std::uint64_t notifications = 0;  // agent -> master notifications
