@@ -1,5 +1,5 @@
 // Tests of the Kontena master simulator itself (tests/master_sim/), driven by a minimal
-// WebSocket agent written here with Beast, so the agent-link tests can trust it: every
+// WebSocket agent (sim_agent.hpp, Beast), so the agent-link tests can trust it: every
 // handshake rule and close code of docs/protocol.md, the RPC replies, the
 // keepalive, the REST API and TLS.
 #include "support/catch_result.hpp"
@@ -7,6 +7,7 @@
 
 #include "handshake.hpp"
 #include "kontena_time.hpp"
+#include "sim_agent.hpp"
 #include "version_rule.hpp"
 
 #include "master/msgpack_rpc.hpp"
@@ -26,227 +27,10 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <regex>
 #include <thread>
 
-namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
-using asio::ip::tcp;
-using kn::test::MasterSim;
-using kn::test::MasterSimOptions;
-using Json = nlohmann::json;
-using Headers = std::map<std::string, std::string>;
-using namespace std::chrono_literals;
-
-std::string kontena_time(std::chrono::milliseconds offset = 0ms) {
-  return kn::master_sim::format_kontena_time(kn::master_sim::now() + offset);
-}
-
-Headers agent_headers(const MasterSim& sim, const std::string& name = "node-1",
-                      const std::string& id = "AAAA:BBBB:CCCC:DDDD:EEEE:FFFF:0000:1111:2222:3333:4444:5555") {
-  return {{"Kontena-Node-Id", id},
-          {"Kontena-Node-Name", name},
-          {"Kontena-Version", "1.5.4"},
-          {"Kontena-Node-Labels", "region=eu-central-1,az=a,ephemeral=true"},
-          {"Kontena-Connected-At", kontena_time()},
-          {"Kontena-Grid-Token", sim.grid_token()}};
-}
-
-// What the agent sees next: a message, the close (with its code), or nothing in time.
-struct Event {
-  enum class Kind { message, closed, timeout } kind = Kind::timeout;
-  std::optional<kn::rpc::Message> message;
-  int close_code = 0;
-  std::string close_reason;
-};
-
-// A minimal Kontena agent: upgrade with the given headers, then read/write MessagePack-RPC
-// frames. Reading answers the master's pings (Beast replies with pongs); not reading
-// leaves them unanswered.
-template <class NextLayer>
-class TestAgent {
- public:
-  static constexpr bool kTls = !std::is_same_v<NextLayer, beast::tcp_stream>;
-
-  TestAgent(const MasterSim& sim, const Headers& headers, const std::string& target = "/")
-    requires(!kTls)
-      : ws_(io_) {
-    ok = connect(sim, headers, target);
-  }
-  TestAgent(asio::ssl::context& tls, const MasterSim& sim, const Headers& headers)
-    requires kTls
-      : ws_(io_, tls) {
-    ok = connect(sim, headers, "/");
-  }
-
-  bool ok = false;  // the upgrade succeeded (101)
-  int status() const { return status_; }
-  std::string response_header(const std::string& name) const {
-    auto it = response_headers_.find(name);
-    return it == response_headers_.end() ? std::string() : it->second;
-  }
-
-  // The next frame or close within `timeout`. On timeout the read stays pending (its state
-  // lives in members) and the next call resumes it: cancelling a Beast read that is in the
-  // middle of answering a ping can leave the stream waiting forever.
-  Event next(std::chrono::milliseconds timeout = 5s) {
-    Event ev;
-    if (!reading_) {
-      reading_ = true;
-      read_done_ = false;
-      buffer_.clear();
-      ws_.async_read(buffer_, [this](beast::error_code e, std::size_t) {
-        read_ec_ = e;
-        read_done_ = true;
-      });
-    }
-    io_.restart();
-    io_.run_for(timeout);
-    if (!read_done_) return ev;  // timeout
-    reading_ = false;
-    const auto ec = read_ec_;
-    if (ec) {
-      ev.kind = Event::Kind::closed;
-      ev.close_code = ec == websocket::error::closed ? ws_.reason().code : 1006;
-      ev.close_reason = std::string(ws_.reason().reason.data(), ws_.reason().reason.size());
-      return ev;
-    }
-    ev.kind = Event::Kind::message;
-    const auto data = buffer_.cdata();
-    auto decoded = kn::rpc::decode(static_cast<const std::uint8_t*>(data.data()), data.size());
-    REQUIRE(decoded);
-    ev.message = *decoded;
-    return ev;
-  }
-
-  // Reads until the master closes; returns the close code (0 on timeout).
-  int close_code(std::chrono::milliseconds timeout = 10s) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
-      if (left <= 0ms) return 0;
-      auto ev = next(left);
-      if (ev.kind == Event::Kind::closed) {
-        last_close_reason = ev.close_reason;
-        return ev.close_code;
-      }
-      if (ev.kind == Event::Kind::timeout) return 0;
-    }
-  }
-  std::string last_close_reason;
-
-  // Whether a close frame with `code` waits unread on the socket. Peeked, not read: reading
-  // through Beast would answer the master's pings, which a silent agent must not do.
-  bool close_pending(int code)
-    requires(!kTls)
-  {
-    std::vector<unsigned char> buf(64 * 1024);
-    const auto n = ::recv(ws_.next_layer().socket().native_handle(), buf.data(), buf.size(), MSG_PEEK | MSG_DONTWAIT);
-    if (n < 4) return false;
-    const auto hi = static_cast<unsigned char>((code >> 8) & 0xff);
-    const auto lo = static_cast<unsigned char>(code & 0xff);
-    // The master's frames are unmasked: 0x88 (FIN + close), payload length, then the code.
-    for (std::size_t i = 0; i + 3 < static_cast<std::size_t>(n); ++i) {
-      if (buf[i] == 0x88 && buf[i + 2] == hi && buf[i + 3] == lo) return true;
-    }
-    return false;
-  }
-
-  kn::rpc::Notification notification(const std::string& method) {
-    for (int i = 0; i < 10; ++i) {
-      auto ev = next();
-      REQUIRE(ev.kind == Event::Kind::message);
-      if (auto* n = std::get_if<kn::rpc::Notification>(&*ev.message); n != nullptr && n->method == method) return *n;
-    }
-    FAIL("no " << method);
-    return {};
-  }
-
-  kn::rpc::Response response(std::uint32_t id) {
-    for (int i = 0; i < 10; ++i) {
-      auto ev = next();
-      REQUIRE(ev.kind == Event::Kind::message);
-      if (auto* r = std::get_if<kn::rpc::Response>(&*ev.message); r != nullptr && r->id == id) return *r;
-    }
-    FAIL("no response " << id);
-    return {};
-  }
-
-  kn::rpc::Request request() {
-    for (int i = 0; i < 10; ++i) {
-      auto ev = next();
-      REQUIRE(ev.kind == Event::Kind::message);
-      if (auto* r = std::get_if<kn::rpc::Request>(&*ev.message)) return *r;
-    }
-    FAIL("no request");
-    return {};
-  }
-
-  void send(const kn::rpc::Message& m) {
-    const auto bytes = kn::rpc::encode(m);
-    ws_.binary(true);
-    ws_.write(asio::buffer(bytes));
-  }
-
-  void send_text(const std::string& text) {
-    ws_.text(true);
-    ws_.write(asio::buffer(text));
-  }
-
- private:
-  bool connect(const MasterSim& sim, const Headers& headers, const std::string& target) {
-    beast::get_lowest_layer(ws_).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                                       static_cast<unsigned short>(sim.port())));
-    if constexpr (kTls) {
-      ws_.next_layer().set_verify_mode(asio::ssl::verify_peer);
-      ws_.next_layer().set_verify_callback(asio::ssl::host_name_verification("127.0.0.1"));
-      ws_.next_layer().handshake(asio::ssl::stream_base::client);
-    }
-    ws_.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
-      for (const auto& [k, v] : headers) req.set(k, v);
-    }));
-    websocket::response_type res;
-    beast::error_code ec;
-    ws_.handshake(res, "127.0.0.1:" + std::to_string(sim.port()), target, ec);
-    status_ = static_cast<int>(res.result_int());
-    for (const auto& f : res) response_headers_[std::string(f.name_string())] = std::string(f.value());
-    return !ec;
-  }
-
-  asio::io_context io_;
-  websocket::stream<NextLayer> ws_;
-  beast::flat_buffer buffer_;
-  bool reading_ = false;
-  bool read_done_ = false;
-  beast::error_code read_ec_;
-  int status_ = 0;
-  std::map<std::string, std::string> response_headers_;
-};
-
-using Agent = TestAgent<beast::tcp_stream>;
-using TlsAgent = TestAgent<beast::ssl_stream<beast::tcp_stream>>;
-
-// Connects, expects acceptance, and consumes master_info and node_info.
-void join(Agent& agent) {
-  REQUIRE(agent.ok);
-  agent.notification("/agent/master_info");
-  agent.notification("/agent/node_info");
-}
-
-Json update_info(const std::string& name) {
-  return {{"Name", name},
-          {"OperatingSystem", "Flatcar Container Linux"},
-          {"KernelVersion", "6.1.0"},
-          {"NCPU", 2},
-          {"ServerVersion", "20.10.24"},
-          {"AgentVersion", "1.5.4"},
-          {"PrivateIp", "10.0.1.5"},
-          {"Labels", Json::array({"from-docker=1"})}};
-}
-
-}  // namespace
+using namespace sim_agent;  // NOLINT(google-build-using-namespace)
 
 TEST_CASE("version rule: ~> MAJOR.MINOR.0 with RubyGems ordering", "[master_sim]") {
   using kn::master_sim::agent_version_compatible;
@@ -419,7 +203,7 @@ TEST_CASE("each handshake rejection closes with its code", "[master_sim]") {
 
 TEST_CASE("an incompatible agent version gets master_info and then 4010", "[master_sim]") {
   MasterSim sim;
-  for (const std::string version : {"1.4.9", "1.6.0", "1.5.0.rc1", "2.5.4"}) {
+  for (const std::string version : {"1.4.9", "1.6.0", "1.5.0.rc1", "1.5.4.rc1", "2.5.4", ""}) {
     INFO(version);
     auto h = agent_headers(sim);
     h["Kontena-Version"] = version;
@@ -437,7 +221,7 @@ TEST_CASE("an incompatible agent version gets master_info and then 4010", "[mast
     Agent agent(sim, h);
     join(agent);
   }
-  CHECK(sim.stats()["rejections"]["4010"] == 4);
+  CHECK(sim.stats()["rejections"]["4010"] == 6);
   CHECK(sim.nodes().size() == 2);
 }
 
@@ -493,7 +277,8 @@ TEST_CASE("unknown requests get 501 and /nodes/update for an unknown node gets M
   auto r = agent.response(11);
   CHECK(r.error == Json({{"code", 501}, {"error", "service not implemented"}}));
   agent.send(kn::rpc::Request{12, "/nodes/update", Json::array({"NOPE:0000", update_info("x")})});
-  CHECK(agent.response(12).error["message"] == "Missing HostNode");
+  // NodeHandler raises a RuntimeError; RpcServer answers {code: 500, message: "Class: msg"}.
+  CHECK(agent.response(12).error == Json({{"code", 500}, {"message", "RuntimeError: Missing HostNode: NOPE:0000"}}));
   agent.send_text("not msgpack");
   CHECK(MasterSim::wait_until([&] { return sim.stats()["dropped_frames"] == 1; }));
 }
@@ -633,4 +418,105 @@ TEST_CASE("the simulator refuses non-loopback addresses and exits 0 on SIGTERM",
   }
   MasterSim sim;
   CHECK(sim.stop() == 0);
+}
+
+TEST_CASE("version verdicts: pre-releases fail a release master, unparsable versions are malformed",
+          "[master_sim]") {
+  using kn::master_sim::AgentVersion;
+  using kn::master_sim::check_agent_version;
+  CHECK(check_agent_version("1.5.4", "1.5.4") == AgentVersion::compatible);
+  // Gem::Dependency#match? refuses a pre-release unless the requirement is one.
+  CHECK(check_agent_version("1.5.4", "1.5.4.rc1") == AgentVersion::incompatible);
+  CHECK(check_agent_version("1.5.4", "1.5.9-beta") == AgentVersion::incompatible);
+  CHECK(check_agent_version("1.6.0.dev", "1.6.0.rc1") == AgentVersion::compatible);
+  // Blank reads as "0".
+  CHECK(check_agent_version("1.5.4", "") == AgentVersion::incompatible);
+  // Gem::Version.new raises: the master only logs it.
+  CHECK(check_agent_version("1.5.4", "latest") == AgentVersion::malformed);
+  CHECK(check_agent_version("1.5.4", "1.5.") == AgentVersion::malformed);
+  CHECK(check_agent_version("1.5.4", "v1.5.4") == AgentVersion::malformed);
+}
+
+TEST_CASE("an unparsable agent version leaves the socket open and silent and creates no node", "[master_sim]") {
+  MasterSim sim;
+  auto h = agent_headers(sim);
+  h["Kontena-Version"] = "latest";
+  Agent agent(sim, h);
+  REQUIRE(agent.ok);
+  CHECK(agent.next(500ms).kind == Event::Kind::timeout);  // no master_info, no close
+  CHECK(sim.stats()["unregistered"] == 1);
+  CHECK(sim.stats()["rejections"].empty());
+  CHECK(sim.nodes().empty());
+  CHECK(sim.log().find("Malformed version number string latest") != std::string::npos);
+}
+
+TEST_CASE("a full grid only logs: the socket stays open and silent", "[master_sim]") {
+  MasterSim sim;
+  for (int i = 1; i <= 254; ++i) sim.create_node("n" + std::to_string(i));
+  auto h = agent_headers(sim, "one-too-many", "FULL:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0001");
+  Agent agent(sim, h);
+  REQUIRE(agent.ok);
+  CHECK(agent.next(500ms).kind == Event::Kind::timeout);
+  CHECK(sim.stats()["unregistered"] == 1);
+  CHECK(sim.stats()["rejections"].empty());
+  CHECK(sim.nodes().size() == 254);
+}
+
+TEST_CASE("a node token with the id of another node closes 4006, also when the token was claimed", "[master_sim]") {
+  MasterSim sim;
+  const auto a = sim.create_node("token-a", "node-token-aaaaaaaaaaaaaaaa");
+  const auto b = sim.create_node("token-b", "node-token-bbbbbbbbbbbbbbbb");
+  auto claim = [&](const std::string& token, const std::string& id) {
+    auto h = agent_headers(sim, "x", id);
+    h.erase("Kontena-Grid-Token");
+    h["Kontena-Node-Token"] = token;
+    return h;
+  };
+  const std::string id_a = "IDAA:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0001";
+  const std::string id_b = "IDBB:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0002";
+  {
+    Agent agent(sim, claim(a["token"], id_a));
+    join(agent);
+  }
+  {
+    Agent agent(sim, claim(b["token"], id_b));
+    join(agent);
+  }
+  // Token A, already claimed by id_a, presented with id_b (node B's): the id lookup comes
+  // first in find_node_by_node_token, so 4006 rather than 4003.
+  Agent agent(sim, claim(a["token"], id_b));
+  CHECK(agent.close_code() == 4006);
+  CHECK(agent.last_close_reason == "Invalid node ID, already used by a different node");
+}
+
+TEST_CASE("the grid token is checked before the node token", "[master_sim]") {
+  MasterSim sim;
+  const auto token_node = sim.create_node("token-node", "node-token-0123456789abcdef");
+  {
+    // A valid grid token wins over a bogus node token: accepted as a grid-token node.
+    auto h = agent_headers(sim, "both", "BOTH:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0001");
+    h["Kontena-Node-Token"] = "not-a-node-token-at-all";
+    Agent agent(sim, h);
+    join(agent);
+    CHECK(sim.node("both")["has_token"] == false);
+  }
+  {
+    // A bad grid token fails even beside a valid node token.
+    auto h = agent_headers(sim, "both-2", "BOT2:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0002");
+    h["Kontena-Grid-Token"] = "wrong";
+    h["Kontena-Node-Token"] = token_node["token"];
+    Agent agent(sim, h);
+    CHECK(agent.close_code() == 4001);
+  }
+}
+
+TEST_CASE("node_info times are Ruby Time#to_s of UTC", "[master_sim]") {
+  MasterSim sim;
+  Agent agent(sim, agent_headers(sim));
+  REQUIRE(agent.ok);
+  agent.notification("/agent/master_info");
+  const auto info = agent.notification("/agent/node_info").params[0];
+  const std::regex ruby_utc(R"(^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$)");
+  CHECK(std::regex_match(info["created_at"].get<std::string>(), ruby_utc));
+  CHECK(std::regex_match(info["updated_at"].get<std::string>(), ruby_utc));
 }

@@ -70,12 +70,24 @@ Json reportable_headers(const HeaderMap& headers) {
 }
 
 Verdict check_handshake(NodeRegistry& registry, const HeaderMap& headers, SysTime now, const HandshakeConfig& config) {
-  const auto version = header(headers, kVersion);
-  if (!version || !agent_version_compatible(config.master_version, *version)) {
-    Verdict v = reject(close_code::version, "agent version " + version.value_or("(none)") +
-                                                " is not compatible with server version " + config.master_version);
-    v.master_info_first = true;
-    return v;
+  const std::string version = header(headers, kVersion).value_or("");
+  switch (check_agent_version(config.master_version, version)) {
+    case AgentVersion::compatible:
+      break;
+    case AgentVersion::incompatible: {
+      Verdict v = reject(close_code::version, "agent version " + version + " is not compatible with server version " +
+                                                  config.master_version);
+      v.master_info_first = true;
+      return v;
+    }
+    case AgentVersion::malformed: {
+      // Gem::Version raises inside valid_agent_version?; on_open's generic rescue only logs
+      // it: no master_info, no close, no node.
+      Verdict v;
+      v.kind = Verdict::Kind::unregistered;
+      v.reason = "Malformed version number string " + version;
+      return v;
+    }
   }
   const auto node_id = header(headers, kNodeId);
   if (!node_id) return reject(close_code::missing_id, "Missing Kontena-Node-ID");
@@ -85,24 +97,9 @@ Verdict check_handshake(NodeRegistry& registry, const HeaderMap& headers, SysTim
   const auto node_token = header(headers, kNodeToken);
   const auto grid_token = header(headers, kGridToken);
 
+  // websocket_backend.rb#find_node: the grid token wins when both headers are sent.
   Node* node = nullptr;
-  if (node_token) {
-    node = registry.find_by_token(*node_token);
-    if (node == nullptr) return reject(close_code::invalid_node_token, "Invalid node token");
-    if (!node->node_id) {
-      // First claim: the node id must be free in the grid; the header labels are added.
-      if (registry.find_by_node_id(node->grid, *node_id) != nullptr) {
-        return reject(close_code::node_id_taken, "Invalid node ID, already used by a different node");
-      }
-      node->node_id = *node_id;
-      std::set<std::string> have(node->labels.begin(), node->labels.end());
-      for (const auto& l : labels) {
-        if (have.insert(l).second) node->labels.push_back(l);
-      }
-    } else if (*node->node_id != *node_id) {
-      return reject(close_code::node_token_used, "Invalid node token, already used by a different node");
-    }
-  } else if (grid_token) {
+  if (grid_token) {
     const Grid* grid = registry.grid_by_token(*grid_token);
     if (grid == nullptr) return reject(close_code::invalid_grid_token, "Invalid grid token");
     node = registry.find_by_node_id(grid->name, *node_id);
@@ -111,13 +108,35 @@ Verdict check_handshake(NodeRegistry& registry, const HeaderMap& headers, SysTim
     }
     if (node == nullptr) {
       node = registry.create(grid->name, *node_name, *node_id, labels, std::nullopt, now);
-      if (node == nullptr) return reject(close_code::invalid_grid_token, "Grid is full: no free node number");
+      if (node == nullptr) {
+        // Grid#create_node! raises a plain RuntimeError, which on_open only logs.
+        Verdict v;
+        v.kind = Verdict::Kind::unregistered;
+        v.reason = "Node numbers not available. Grid is full?";
+        return v;
+      }
+    }
+  } else if (node_token) {
+    node = registry.find_by_token(*node_token);
+    if (node == nullptr) return reject(close_code::invalid_node_token, "Invalid node token");
+    // find_node_by_node_token looks the node id up in every grid.
+    const Node* by_id = registry.find_by_node_id_anywhere(*node_id);
+    if (by_id == nullptr) {
+      if (node->node_id) return reject(close_code::node_token_used, "Invalid node token, already used by a different node");
+      // First claim: the header labels are added to the node's.
+      node->node_id = *node_id;
+      std::set<std::string> have(node->labels.begin(), node->labels.end());
+      for (const auto& l : labels) {
+        if (have.insert(l).second) node->labels.push_back(l);
+      }
+    } else if (by_id->key != node->key) {
+      return reject(close_code::node_id_taken, "Invalid node ID, already used by a different node");
     }
   } else {
     return reject(close_code::missing_token, "Missing token");
   }
 
-  node->agent_version = *version;
+  node->agent_version = version;
   node->handshake_headers = reportable_headers(headers);
 
   Verdict v;

@@ -1,8 +1,8 @@
 // The master's checks of an agent's WebSocket upgrade, in the order of
 // websocket_backend.rb#on_open (reference/kontena-protocol.md section 2 and 5):
-// version (4010, after master_info), id/name (4000), token (4004), node token
-// (4002/4003/4006) or grid token (4001/4005), clock window (4020, recorded on the node),
-// then acceptance. Node records are created or claimed here, as the master does before
+// version (4010, after master_info; an unparsable one is only logged), id/name (4000),
+// token (4004), grid token (4001/4005; a full grid is only logged) or else node token
+// (4002/4003/4006), clock window (4020, recorded on the node), then acceptance. Node records are created or claimed here, as the master does before
 // the clock check. Pure: no I/O.
 #pragma once
 
@@ -45,7 +45,8 @@ struct Verdict {
   enum class Kind {
     accept,
     reject,        // close with `code` and `reason`
-    unregistered,  // missing or unparsable Kontena-Connected-At: the master only logs it
+    unregistered,  // the master only logs an error and leaves the socket open and silent:
+                   // unparsable Kontena-Version or Kontena-Connected-At, grid full
   };
   Kind kind = Kind::reject;
   int code = 0;

@@ -40,6 +40,19 @@ std::string format_kontena_time(SysTime t) {
   return out;
 }
 
+std::string format_ruby_time(SysTime t) {
+  using namespace std::chrono;
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss<seconds> tod{floor<seconds>(t - day)};
+  char out[40];
+  std::snprintf(out, sizeof out, "%04d-%02u-%02u %02ld:%02ld:%02ld UTC", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<long>(tod.hours().count()), static_cast<long>(tod.minutes().count()),
+                static_cast<long>(tod.seconds().count()));
+  return out;
+}
+
 std::optional<SysTime> parse_kontena_time(std::string_view s) {
   using namespace std::chrono;
   std::size_t pos = 0;

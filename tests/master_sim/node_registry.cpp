@@ -52,9 +52,21 @@ Node* NodeRegistry::find(NodeKey key) {
   return it == nodes_.end() ? nullptr : &it->second;
 }
 
+const Node* NodeRegistry::find(NodeKey key) const {
+  auto it = nodes_.find(key);
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
 Node* NodeRegistry::find_by_node_id(const std::string& grid, const std::string& node_id) {
   for (auto& [key, n] : nodes_) {
     if (n.grid == grid && n.node_id && *n.node_id == node_id) return &n;
+  }
+  return nullptr;
+}
+
+Node* NodeRegistry::find_by_node_id_anywhere(const std::string& node_id) {
+  for (auto& [key, n] : nodes_) {
+    if (n.node_id && *n.node_id == node_id) return &n;
   }
   return nullptr;
 }
@@ -251,8 +263,9 @@ Json NodeRegistry::node_info(const Node& n) const {
   const int initial = g != nullptr ? g->initial_size : 1;
   return {
       {"id", n.node_id ? Json(*n.node_id) : Json(nullptr)},
-      {"created_at", format_kontena_time(n.created_at)},
-      {"updated_at", format_kontena_time(n.updated_at)},
+      // HostNodeSerializer: Time#to_s of the UTC time, "2018-08-10 12:34:56 UTC".
+      {"created_at", format_ruby_time(n.created_at)},
+      {"updated_at", format_ruby_time(n.updated_at)},
       {"name", n.name},
       {"labels", n.labels},
       {"overlay_ip", "10.81.0." + std::to_string(n.node_number)},

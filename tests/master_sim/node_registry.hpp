@@ -65,7 +65,10 @@ class NodeRegistry {
   const std::map<std::string, Grid>& grids() const { return grids_; }
 
   Node* find(NodeKey key);
+  const Node* find(NodeKey key) const;
   Node* find_by_node_id(const std::string& grid, const std::string& node_id);
+  // HostNode.find_by(node_id:) without a grid: the node-token path looks in every grid.
+  Node* find_by_node_id_anywhere(const std::string& node_id);
   Node* find_by_name(const std::string& grid, const std::string& name);
   // By name, or by node_id when `ref` contains ':' (the REST rule).
   Node* find_by_ref(const std::string& grid, const std::string& ref);

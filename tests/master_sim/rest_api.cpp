@@ -1,5 +1,7 @@
 #include "rest_api.hpp"
 
+#include "service_rest.hpp"
+
 #include <boost/asio/use_awaitable.hpp>
 #include <openssl/rand.h>
 
@@ -258,13 +260,21 @@ awaitable<HttpResponse> handle_rest(SimState& state, const HttpRequest& req) {
   HttpResponse res;
   const auto& p = r.parts;
   const bool get = r.method == http::verb::get;
+  const bool denied = p.size() >= 2 && p[0] == "v1" &&
+                      (p[1] == "grids" || p[1] == "nodes" || p[1] == "services" || p[1] == "stacks") &&
+                      !authorized(state, req);
+  // The service side's routes (service_rest.hpp); decided before any co_await below.
+  std::optional<RestResult> services;
+  if (!denied) services = handle_service_rest(state, r.method, p, r.body);
   if (p.empty() && get) {
     res = reply(req, http::status::ok, Json{{"name", "Kontena Master"}, {"version", state.master_version}});
   } else if (p.size() == 2 && p[0] == "v1" && p[1] == "ping" && get) {
     res = reply(req, http::status::ok, Json{{"message", "pong"}});
+  } else if (services) {
+    res = reply(req, static_cast<http::status>(services->status), services->body);
   } else if (p.size() == 3 && p[0] == "v1" && p[1] == "_sim") {
     res = co_await sim_routes(state, req, r);
-  } else if (p.size() >= 2 && p[0] == "v1" && (p[1] == "grids" || p[1] == "nodes") && !authorized(state, req)) {
+  } else if (denied) {
     res = error(req, http::status::unauthorized, "Unauthorized: a bearer API token is required");
   } else if (p.size() == 4 && p[0] == "v1" && p[1] == "grids" && p[3] == "nodes") {
     res = grid_nodes(state, req, r);

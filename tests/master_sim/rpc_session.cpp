@@ -1,6 +1,7 @@
 #include "rpc_session.hpp"
 
 #include "handshake.hpp"
+#include "service_rpc.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -225,6 +226,8 @@ awaitable<void> WsSession<Stream>::run(HttpRequest upgrade) {
   abandon_requests();
   if (registered && connected_at) {
     const bool unplugged = state_.registry.unplug(node, *connected_at, code, reason, now());
+    // NodeUnplugger#update_node_containers: the master forgets what ran there.
+    if (unplugged) state_.services.mark_node_containers_deleted(node, now());
     state_.log->info("connection closed by {} code={} reason=\"{}\" {}{}", by, code, reason, describe(),
                      unplugged ? "" : " (node already has a newer connection or was removed)");
   } else {
@@ -336,13 +339,17 @@ void WsSession<Stream>::handle(rpc::Message message) {
     state_.log->debug("request {} id={} {}", req->method, req->id, describe());
     if (req->method == "/nodes/update") {
       send(handle_update(*req));
+    } else if (auto served = handle_service_request(state_, grid, *req)) {
+      send(*served);
     } else {
       send(rpc::not_implemented(req->id));
     }
   } else if (auto* note = std::get_if<rpc::Notification>(&message)) {
     state_.counters.notifications++;
     state_.log->debug("notification {} {}", note->method, describe());
-    if (note->method == "/nodes/stats" && note->params.size() >= 2 && note->params[0].is_string()) {
+    if (handle_service_notification(state_, grid, *note)) {
+      // service side: event log, container logs and stats
+    } else if (note->method == "/nodes/stats" && note->params.size() >= 2 && note->params[0].is_string()) {
       if (Node* n = state_.registry.find_by_node_id(grid, note->params[0].get<std::string>())) {
         n->stats_count++;
         n->last_stats = note->params[1];
@@ -359,9 +366,11 @@ rpc::Response WsSession<Stream>::handle_update(const rpc::Request& req) {
   if (p.size() < 2 || !p[0].is_string() || !p[1].is_object()) {
     return rpc::Response{req.id, Json{{"code", 400}, {"message", "expected params [node_id, info]"}}, nullptr};
   }
-  // Rpc::NodeHandler#update looks the node up in this connection's grid.
-  Node* n = state_.registry.find_by_node_id(grid, p[0].get<std::string>());
-  if (n == nullptr) return rpc::Response{req.id, Json{{"code", 404}, {"message", "Missing HostNode"}}, nullptr};
+  // Rpc::NodeHandler#update looks the node up in this connection's grid and raises a
+  // RuntimeError, which RpcServer#handle_request answers as {code: 500, message: "Class: msg"}.
+  const auto node_id = p[0].get<std::string>();
+  Node* n = state_.registry.find_by_node_id(grid, node_id);
+  if (n == nullptr) return rpc::Response{req.id, ruby_error("Missing HostNode: " + node_id), nullptr};
   state_.registry.apply_update(*n, p[1], now());
   return rpc::Response{req.id, nullptr, true};
 }

@@ -1,5 +1,6 @@
 #include "server.hpp"
 
+#include "deployer.hpp"
 #include "rest_api.hpp"
 #include "rpc_session.hpp"
 
@@ -124,6 +125,8 @@ void Server::start() {
     stale_timer_.cancel();
     destroy_timer_.cancel();
   };
+  state_.executor = io_.get_executor();
+  start_service_jobs(state_);
   asio::co_spawn(
       io_,
       [this]() -> awaitable<void> {

@@ -18,6 +18,9 @@ constexpr Field kFields[] = {
     {"clock_skew_past_ms", &RuntimeConfig::skew_past},     {"clock_skew_future_ms", &RuntimeConfig::skew_future},
     {"stale_after_ms", &RuntimeConfig::stale_after},       {"cleanup_interval_ms", &RuntimeConfig::cleanup_interval},
     {"destroy_after_ms", &RuntimeConfig::destroy_after},   {"destroy_interval_ms", &RuntimeConfig::destroy_interval},
+    {"notify_timeout_ms", &RuntimeConfig::notify_timeout}, {"deploy_timeout_ms", &RuntimeConfig::deploy_timeout},
+    {"deploy_poll_ms", &RuntimeConfig::deploy_poll},       {"scheduler_interval_ms", &RuntimeConfig::scheduler_interval},
+    {"daemon_grace_ms", &RuntimeConfig::daemon_grace},     {"ha_grace_ms", &RuntimeConfig::ha_grace},
 };
 
 // The master picks a random request id below 2147483647 (server/app/services/rpc_client.rb).

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "node_registry.hpp"
+#include "services.hpp"
 
 #include "master/msgpack_rpc.hpp"
 
@@ -34,6 +35,15 @@ struct RuntimeConfig {
   milliseconds cleanup_interval{60'000};
   milliseconds destroy_after{6 * 3'600'000};  // ephemeral nodes last seen longer ago are destroyed
   milliseconds destroy_interval{3'600'000};
+  // Service side (kontena v1.5.4: server/app/services/grid_service_instance_deployer.rb,
+  // server/app/helpers/wait_helper.rb, server/app/jobs/grid_scheduler_job.rb,
+  // server/app/services/scheduler/strategy/{daemon,high_availability}.rb).
+  milliseconds notify_timeout{5'000};        // /service_pods/notify_update request
+  milliseconds deploy_timeout{300'000};      // wait for set_state with the deploy's rev
+  milliseconds deploy_poll{500};             // WaitHelper interval of that wait
+  milliseconds scheduler_interval{20'000};   // GridSchedulerJob
+  milliseconds daemon_grace{600'000};        // Daemon#host_grace_period: a lost node keeps its instances
+  milliseconds ha_grace{120'000};            // HighAvailability#host_grace_period
 
   Json to_json() const;
   // Applies {"ping_interval_ms": N, ...}; unknown keys or non-positive values are an error text.
@@ -44,7 +54,8 @@ struct Counters {
   std::uint64_t connections = 0;   // open WebSocket connections now
   std::uint64_t handshakes = 0;    // WebSocket upgrades completed
   std::uint64_t accepted = 0;      // handshakes that passed every check
-  std::uint64_t unregistered = 0;  // upgrades left open without Kontena-Connected-At
+  std::uint64_t unregistered = 0;  // upgrades left open and silent (bad Kontena-Connected-At or
+                                   // Kontena-Version, grid full): the master only logged an error
   std::map<int, std::uint64_t> rejections;
   std::uint64_t requests = 0;       // agent -> master requests
   std::uint64_t notifications = 0;  // agent -> master notifications
@@ -98,7 +109,9 @@ struct SimState {
   Counters counters;
   std::set<Session*> sessions;
   std::shared_ptr<spdlog::logger> log;
-  std::function<void()> on_config_changed;  // wakes the cleanup loops
+  std::function<void()> on_config_changed;  // wakes the cleanup loops and the scheduler job
+  ServiceStore services;
+  boost::asio::any_io_executor executor;  // the io_context's, for deploys started by REST calls
 
   // Sessions of a node; `live_only`: only the one whose connection is plugged.
   std::vector<Session*> sessions_of(NodeKey key, bool live_only);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <optional>
+#include <regex>
 #include <variant>
 #include <vector>
 
@@ -129,13 +130,28 @@ std::string version_requirement(std::string_view master_version) {
   return out;
 }
 
-bool agent_version_compatible(std::string_view master_version, std::string_view agent_version) {
+AgentVersion check_agent_version(std::string_view master_version, std::string_view agent_version) {
+  // Gem::Version::ANCHORED_VERSION_PATTERN; blank means "0".
+  static const std::regex pattern(R"(^\s*([0-9]+(\.[0-9a-zA-Z]+)*(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?)?\s*$)");
+  const std::string text(agent_version);
+  if (!std::regex_match(text, pattern)) return AgentVersion::malformed;
+  const bool blank = std::all_of(text.begin(), text.end(), [](char c) { return c == ' '; });
   const std::string requirement = version_requirement(master_version).substr(3);
   const auto required = parse(requirement);
-  const auto agent = parse(agent_version);
-  if (!required || !agent) return false;
+  const auto agent = parse(blank ? std::string_view("0") : std::string_view(text));
+  if (!required || !agent) return AgentVersion::malformed;
+  auto has_letter = [](std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; });
+  };
+  // Gem::Dependency#match?: a pre-release version only matches a pre-release requirement.
+  if (has_letter(text) && !has_letter(requirement)) return AgentVersion::incompatible;
   // "~>": agent >= required and agent's release < required bumped.
-  return compare(*agent, *required) >= 0 && compare(release_of(*agent), bump(*required)) < 0;
+  const bool ok = compare(*agent, *required) >= 0 && compare(release_of(*agent), bump(*required)) < 0;
+  return ok ? AgentVersion::compatible : AgentVersion::incompatible;
+}
+
+bool agent_version_compatible(std::string_view master_version, std::string_view agent_version) {
+  return check_agent_version(master_version, agent_version) == AgentVersion::compatible;
 }
 
 }  // namespace kn::master_sim

@@ -13,9 +13,15 @@ namespace kn::master_sim {
 // "~> 1.5.0" for "1.5.4", "~> 1.6.0.dev" for "1.6.0.dev".
 std::string version_requirement(std::string_view master_version);
 
-// True when `agent_version` satisfies version_requirement(master_version) with RubyGems
-// ordering (numeric segments compare as numbers, a letter segment sorts before any number).
-// A missing or malformed agent version is incompatible.
+// What the master makes of an agent's Kontena-Version: Gem::Dependency#match? with
+// "~> MAJOR.MINOR.0". A pre-release agent ("1.5.4.rc1", any letter) fails unless the
+// requirement is itself a pre-release (a ".dev" master). A string Gem::Version refuses
+// ("latest") makes match? raise, which websocket_backend.rb#on_open only logs: `malformed`.
+// An empty version reads as "0" and is incompatible.
+enum class AgentVersion { compatible, incompatible, malformed };
+AgentVersion check_agent_version(std::string_view master_version, std::string_view agent_version);
+
+// check_agent_version(...) == compatible.
 bool agent_version_compatible(std::string_view master_version, std::string_view agent_version);
 
 }  // namespace kn::master_sim

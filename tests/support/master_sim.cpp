@@ -243,6 +243,23 @@ nlohmann::json MasterSim::request(const std::string& node, const std::string& me
                  {{"node", node}, {"method", method}, {"params", params}, {"timeout_ms", timeout.count()}});
 }
 
+nlohmann::json MasterSim::create_stack(const nlohmann::json& stack) const {
+  return checked("POST", "/v1/grids/" + grid() + "/stacks", stack);
+}
+
+nlohmann::json MasterSim::service(const std::string& stack, const std::string& name) const {
+  auto r = rest("GET", "/v1/services/" + grid() + "/" + stack + "/" + name, nullptr, true);
+  if (r.status == 404) return nullptr;
+  if (r.status != 200) throw std::runtime_error("master simulator GET service " + stack + "/" + name + ": HTTP " + r.raw);
+  return r.body;
+}
+
+void MasterSim::remove_stack(const std::string& stack) const {
+  checked("DELETE", "/v1/stacks/" + grid() + "/" + stack, nullptr);
+}
+
+nlohmann::json MasterSim::containers() const { return checked("GET", "/v1/_sim/containers", nullptr)["containers"]; }
+
 bool MasterSim::wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   return test::wait_until(condition, timeout);
 }

@@ -107,6 +107,18 @@ class MasterSim {
                          const nlohmann::json& params = nlohmann::json::array(),
                          std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
+  // The service side (tests/master_sim/service_rest.hpp documents the bodies and read-outs).
+  // POST /v1/grids/{grid}/stacks: creates the stack's services and deploys them (unless the
+  // body says "deploy": false); returns {id, name, services, deploys}.
+  nlohmann::json create_stack(const nlohmann::json& stack) const;
+  // GET /v1/services/{grid}/{stack}/{service}, the `kontena service show` read-out (null when
+  // there is no such service).
+  nlohmann::json service(const std::string& stack, const std::string& name) const;
+  // DELETE /v1/stacks/{grid}/{stack} (`kontena stack rm`).
+  void remove_stack(const std::string& stack) const;
+  // Every container record the agents reported, deleted ones included (GET /v1/_sim/containers).
+  nlohmann::json containers() const;
+
   // Any REST call; `authorize` adds the bearer API token when one is configured.
   RestReply rest(const std::string& method, const std::string& target, const nlohmann::json& body = nullptr,
                  bool authorize = true) const;
