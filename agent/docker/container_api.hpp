@@ -38,6 +38,7 @@ class ContainerApi {                 // not thread-safe: one per thread (owns it
   Status restart(std::string_view id, std::chrono::seconds grace);
   Status remove(std::string_view id, bool volumes, bool force);     // 404 counts as success
   Result<long> wait(std::string_view id, std::chrono::seconds limit); // POST /containers/ID/wait -> StatusCode
+  //   (still running after `limit`: Errc::http_timeout; pull past its limit too)
   // POST /images/create?fromImage=NAME&tag=TAG (a name without a tag means "latest"; digests kept);
   // X-Registry-Auth (base64url JSON) when auth is set; errors inside the progress stream are failures.
   Status pull(std::string_view image, const std::optional<RegistryAuth>& auth, std::chrono::seconds limit);
@@ -47,8 +48,18 @@ class ContainerApi {                 // not thread-safe: one per thread (owns it
   ContainerApi(std::unique_ptr<http::CurlTransport> transport, EngineClient engine)
       : transport_(std::move(transport)), engine_(std::move(engine)) {}
 
+  // One exchange; a transport failure becomes Errc::docker_unavailable naming `what`.
+  Result<http::Response> send(std::string_view what, std::string method, std::string url,
+                              std::chrono::milliseconds timeout, std::string body = {});
+  Failure unreachable(std::string_view what, const Failure& cause) const;
+
   std::unique_ptr<http::CurlTransport> transport_;  // heap: engine_ keeps a reference across moves
   EngineClient engine_;                             // the negotiated API version and socket
 };
+
+// The X-Registry-Auth header value: base64url of {"username","password","email","serveraddress"},
+// serveraddress defaulting to registry_host_of(image). Holds the password: never log it.
+// https://docs.docker.com/engine/api/v1.41/#section/Authentication
+std::string encode_registry_auth(const RegistryAuth& auth, std::string_view image);
 
 }  // namespace kn::docker
