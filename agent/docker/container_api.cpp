@@ -140,9 +140,11 @@ Result<std::vector<ContainerSummary>> ContainerApi::list(const std::vector<std::
   if (!doc->is_array()) return fail(Errc::docker_failed, "failed to " + what + ": the answer is not a JSON array");
   std::vector<ContainerSummary> out;
   for (const auto& item : *doc) {
+    if (!item.is_object()) continue;
     ContainerSummary summary;
     summary.id = item.value("Id", "");
-    if (auto names = item.find("Names"); names != item.end() && names->is_array() && !names->empty()) {
+    if (auto names = item.find("Names");
+        names != item.end() && names->is_array() && !names->empty() && (*names)[0].is_string()) {
       summary.name = (*names)[0].get<std::string>();
       if (summary.name.starts_with('/')) summary.name.erase(0, 1);
     }
