@@ -42,6 +42,9 @@ class Category final : public boost::system::error_category {
       case Errc::stopped: return "stopped on request";
       case Errc::rpc_decode_failed: return "malformed RPC message";
       case Errc::master_rpc_error: return "master answered an RPC error";
+      case Errc::docker_not_found: return "no such Docker container or image";
+      case Errc::docker_conflict: return "Docker engine conflict";
+      case Errc::docker_failed: return "Docker engine request failed";
     }
     return "unknown error";
   }
@@ -83,7 +86,10 @@ int exit_code_for(Errc e) noexcept {
     case Errc::master_unavailable:
     case Errc::rpc_decode_failed:
     case Errc::master_rpc_error:
-    case Errc::systemd_failed: return exit_code::unavailable;
+    case Errc::systemd_failed:
+    case Errc::docker_not_found:
+    case Errc::docker_conflict:
+    case Errc::docker_failed: return exit_code::unavailable;
   }
   return exit_code::software;
 }

@@ -43,6 +43,9 @@ enum class Errc {
   stopped,                // a wait ended early because the process was asked to stop (SIGTERM)
   rpc_decode_failed,      // a MessagePack-RPC frame from the master cannot be decoded
   master_rpc_error,       // the master answered an RPC request with an error
+  docker_not_found,       // the engine has no such container or image (HTTP 404)
+  docker_conflict,        // the engine refused a name or state conflict (HTTP 409)
+  docker_failed,          // any other engine error; the message carries Docker's "message"
 };
 
 }  // namespace kn

@@ -4,5 +4,9 @@ kn_add_test(docker_tests
   docker/daemon_json_test.cpp
   docker/dockerd_flags_test.cpp
   docker/engine_client_test.cpp
-  docker/label_applier_test.cpp)
-target_link_libraries(docker_tests PRIVATE kn_docker)
+  docker/label_applier_test.cpp
+  docker/http_stream_test.cpp
+  docker/image_ref_test.cpp
+  docker/container_api_test.cpp
+  docker/event_stream_test.cpp)
+target_link_libraries(docker_tests PRIVATE kn_docker kn_test_docker)

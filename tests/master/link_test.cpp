@@ -8,7 +8,7 @@
 #include "support/master_sim.hpp"
 #include "http/curl_transport.hpp"
 #include "master/handshake.hpp"
-#include "master/websocket_link.hpp"
+#include "link/websocket_link.hpp"
 #include "support/process.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
