@@ -33,7 +33,7 @@ env -u KONTENA_TOKEN -u KONTENA_NODE_TOKEN -u NOTIFY_SOCKET -u AWS_EC2_METADATA_
   AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$(tr -d '\n' <"$work/imds.port")" KONTENA_CONFIG=/dev/null \
   KONTENA_URL="$master" KONTENA_TOKEN_FILE="$work/grid-token" KONTENA_NODE_NAME=bench-node \
   DOCKER_HOST="unix://$work/no-docker.sock" KONTENA_DOCKER_CONFIG="$work/daemon.json" \
-  KONTENA_DOCKER_PIDFILE="$work/docker.pid" KONTENA_LOG_LEVEL=warn \
+  KONTENA_DOCKER_PIDFILE="$work/docker.pid" KONTENA_STATE_DIR="$work/state" KONTENA_LOG_LEVEL=warn \
   "$bin/kontena-agent" run >"$work/agent.log" 2>&1 &
 agent=$!
 pids+=("$agent")

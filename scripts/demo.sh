@@ -114,6 +114,7 @@ env -u KONTENA_TOKEN -u KONTENA_NODE_TOKEN -u KONTENA_NODE_TOKEN_FILE -u AWS_EC2
   AWS_EC2_METADATA_SERVICE_ENDPOINT="$imds" KONTENA_CONFIG=/dev/null \
   KONTENA_URL="$master" KONTENA_TOKEN_FILE="$work/grid-token" \
   DOCKER_HOST="unix://$docker_sock" KONTENA_DOCKER_CONFIG="$docker_config" KONTENA_DOCKER_PIDFILE="$docker_pidfile" \
+  KONTENA_STATE_DIR="$work/state" \
   "$bin/kontena-agent" run >"$work/agent.log" 2>&1 &
 agent_pid=$!
 

@@ -2,6 +2,8 @@
 
 #include "core/atomic_file.hpp"
 
+#include <regex>
+
 namespace kn::app {
 namespace {
 
@@ -45,6 +47,18 @@ Result<AgentOptions> agent_options(const config::Settings& settings) {
   o.public_ip = non_empty(settings, "public-ip");
   o.private_ip = non_empty(settings, "private-ip");
   o.protocol_version = settings.value("protocol-version");
+  // The master parses Kontena-Version with Gem::Version; one it cannot parse ("latest", the
+  // image tag of Kontena's own units) is only logged there and the socket stays open and
+  // silent, so the agent would wait for ever (kontena v1.5.4:
+  // server/app/middlewares/websocket_backend.rb valid_agent_version?). Refuse it here.
+  static const std::regex version_form("[0-9]+(\\.[0-9]+)*");
+  if (!std::regex_match(o.protocol_version, version_form)) {
+    return fail(Errc::config_invalid, "invalid value for protocol-version (" +
+                                          settings.setting("protocol-version").origin + "): \"" + o.protocol_version +
+                                          "\" is not a version; set digits and dots with the master's major.minor, "
+                                          "e.g. KONTENA_VERSION=1.5.4");
+  }
+  o.state_dir = settings.value("state-dir");
   o.label_check_interval = settings.get_duration("label-check-interval");
   return o;
 }

@@ -9,6 +9,7 @@
 #include "node/options.hpp"
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -35,7 +36,8 @@ struct AgentOptions {
   std::optional<std::string> node_name;  // pinned; default: Docker info Name
   std::optional<std::string> public_ip;
   std::optional<std::string> private_ip;
-  std::string protocol_version;
+  std::string protocol_version;          // validated: digits and dots
+  std::filesystem::path state_dir;        // node-id file
   std::chrono::milliseconds label_check_interval{};
 };
 

@@ -1,6 +1,7 @@
 #include "app/run_command.hpp"
 
 #include "cli/cli.hpp"
+#include "node/node_id.hpp"
 #include "node/node_labels.hpp"
 #include "core/atomic_file.hpp"
 #include "core/logging.hpp"
@@ -108,8 +109,12 @@ int run_command(const AgentOptions& options) {
   }
   if (stop_signal::requested() && stopped_at_start(fail(Errc::stopped, "stop requested"))) return exit_code::ok;
 
-  const std::string node_id = options.node_id ? *options.node_id
-                              : info_string(info, "ID").value_or(master::derived_node_id(master::host_identity_seed()));
+  auto chosen_id = node::choose_node_id({.pinned = options.node_id,
+                                         .docker_id = info_string(info, "ID"),
+                                         .host_derived = master::derived_node_id(master::host_identity_seed()),
+                                         .state_file = options.state_dir / "node-id"});
+  if (!chosen_id) return cli::report(chosen_id.error());
+  const std::string node_id = chosen_id->id;
   const std::string node_name = options.node_name ? *options.node_name
                                 : info_string(info, "Name").value_or(master::host_name());
   if (identity->placement) {
@@ -118,7 +123,7 @@ int run_command(const AgentOptions& options) {
   }
   if (!private_ip) private_ip = master::first_private_ipv4();
   const std::string& version = options.protocol_version;
-  logger->info("node {} (id {}) joining {}", node_name, node_id, endpoint->url);
+  logger->info("node {} (id {}, {}) joining {}", node_name, node_id, chosen_id->origin, endpoint->url);
 
   SharedNodeState shared;
   shared.labels = identity->labels.strings();

@@ -42,7 +42,8 @@ constexpr std::array kOptions{
     OptionSpec{.key = "node-name", .flag = "--node-name", .env = "KONTENA_NODE_NAME", .type = Type::string,
                .help = "node name (default: Docker info Name)", .scope = Scope::agent},
     OptionSpec{.key = "node-id", .flag = "--node-id", .env = "KONTENA_NODE_ID", .type = Type::string,
-               .help = "node id (default: Docker info ID)", .scope = Scope::agent},
+               .help = "node id, 12 groups of 4 A-Z/0-9 joined by ':' (default: kept in state-dir; first start: Docker info ID)",
+               .scope = Scope::agent},
     OptionSpec{.key = "node-labels", .flag = "--node-labels", .env = "KONTENA_NODE_LABELS", .type = Type::labels,
                .help = "extra labels, key=value separated by spaces or commas; override derived labels"},
     OptionSpec{.key = "ephemeral", .flag = "--ephemeral", .env = "KONTENA_EPHEMERAL", .default_value = "true",
@@ -88,7 +89,11 @@ constexpr std::array kOptions{
                .help = "host name for SNI and certificate checks (default: from the URL)", .scope = Scope::agent},
     OptionSpec{.key = "protocol-version", .flag = "--protocol-version", .env = "KONTENA_VERSION",
                .default_value = "1.5.4", .type = Type::string,
-               .help = "Kontena-Version sent to the master; must match its major.minor", .scope = Scope::agent},
+               .help = "Kontena-Version sent to the master: digits and dots (not latest); must match its major.minor",
+               .scope = Scope::agent},
+    OptionSpec{.key = "state-dir", .flag = "--state-dir", .env = "KONTENA_STATE_DIR", .default_value = "/var/lib/kontena",
+               .type = Type::path, .help = "directory kept across restarts: the node id (file node-id) chosen at the first start",
+               .scope = Scope::agent},
     // kontena-bootstrap apply (README.md "kontena-bootstrap apply").
     OptionSpec{.key = "root", .flag = "--root", .env = "KONTENA_ROOT", .default_value = "/", .type = Type::path,
                .help = "prefix for every file read and written (image builds, tests); not / skips daemon-reload "

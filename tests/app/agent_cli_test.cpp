@@ -61,6 +61,21 @@ TEST_CASE("cli: a bad environment value exits 78 naming the variable", "[cli]") 
   CHECK_THAT(r.err, Catch::Contains("KONTENA_IMDS_DEADLINE") && Catch::Contains("forever"));
 }
 
+TEST_CASE("run: KONTENA_VERSION=latest exits 78 naming the setting, before any connection", "[cli]") {
+  // A real master only logs a version it cannot parse and leaves the socket silent: refused here.
+  for (const auto* bad : {"latest", "1.5.4.rc1-x", "v1.5"}) {
+    auto env = offline_env();
+    env.set["KONTENA_VERSION"] = bad;
+    env.set["KONTENA_URL"] = "ws://127.0.0.1:9/";  // never dialled
+    env.set["KONTENA_STATE_DIR"] = "/nonexistent/kontena-test-state";  // never written: the check comes first
+    env.set["KONTENA_TOKEN"] = "grid-token";
+    auto r = run({binary("kontena-agent"), "run"}, env);
+    CHECK(r.exit_code == 78);
+    CHECK(line_count(r.err) == 1);
+    CHECK_THAT(r.err, Catch::Contains("KONTENA_VERSION") && Catch::Contains("1.5.4"));
+  }
+}
+
 TEST_CASE("cli: labels --format json against token-required IMDS: every label right, at most 4 requests", "[cli]") {
   ImdsSim sim({"--mode", "required"});
   auto r = run({binary("kontena-agent"), "labels", "--format", "json"}, sim.env());
@@ -200,6 +215,7 @@ TEST_CASE("run: SIGTERM while IMDS refuses connections at start exits 0 within 1
   kn::test::TempDir dir;
   auto env = sim.env();
   env.set["KONTENA_URL"] = "ws://127.0.0.1:9/";  // never reached: the agent stops before the master link
+  env.set["KONTENA_STATE_DIR"] = (dir / "state").string();
   env.set["KONTENA_TOKEN"] = "grid-token";
   env.set["KONTENA_LOG_LEVEL"] = "debug";
   kn::test::Process agent({binary("kontena-agent"), "run"}, env, dir / "out", dir / "err");

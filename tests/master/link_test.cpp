@@ -51,6 +51,7 @@ struct Agent {
     env.set["DOCKER_HOST"] = "unix://" + (dir / "no-docker.sock").string();
     env.set["KONTENA_DOCKER_CONFIG"] = (dir / "daemon.json").string();
     env.set["KONTENA_DOCKER_PIDFILE"] = (dir / "docker.pid").string();
+    env.set["KONTENA_STATE_DIR"] = (dir / "state").string();  // never the host's /var/lib/kontena
     env.set["KONTENA_RECONNECT_MAX_DELAY"] = "1s";
     env.set["KONTENA_LOG_LEVEL"] = "debug";
     env.unset.insert(env.unset.end(), {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "CREDENTIALS_DIRECTORY",
