@@ -11,6 +11,7 @@ packages=(
   libsystemd-dev systemd
   catch2 libcli11-dev
   docker.io dbus ignition
+  docker-registry busybox-static apache2-utils
   python3 iproute2 procps
 )
 
