@@ -15,6 +15,7 @@
 #include "master/node_info.hpp"
 #include "master/node_stats.hpp"
 #include "link/websocket_link.hpp"
+#include "runtime/pod_manager.hpp"
 #include "systemd/notifier.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -63,6 +64,24 @@ bool stopped_at_start(const Failure& failure) {
   log::get("agent")->info("stop requested during start-up; exiting");
   return true;
 }
+
+// The runtime sees the master through its own port; the link carries it.
+class LinkPort final : public runtime::MasterPort {
+ public:
+  void attach(master::MasterLink& link) { link_ = &link; }
+  void call(std::string method, nlohmann::json params, std::function<void(Result<nlohmann::json>)> done) override {
+    link_->call(std::move(method), std::move(params), std::move(done));
+  }
+  void notify(std::string method, nlohmann::json params) override {
+    link_->notify(std::move(method), std::move(params));
+  }
+  void reply(std::uint32_t request_id, Result<nlohmann::json> result) {
+    link_->reply(request_id, std::move(result));
+  }
+
+ private:
+  master::MasterLink* link_ = nullptr;
+};
 
 }  // namespace
 
@@ -143,7 +162,25 @@ int run_command(const AgentOptions& options) {
   link_options.tls = options.tls;
   session.node_id = node_id;
 
+  // The service pods the master schedules onto this node (docs/runtime.md).
+  LinkPort port;
+  runtime::PodManager pods(ioc.get_executor(), apply.docker_host, node_id, port);
+  session.served_methods = runtime::PodManager::served_methods();
+
   master::LinkHooks hooks;
+  hooks.on_master_call = [&](const master::MasterCall& call) {
+    pods.on_master_call(call.request_id, call.method, call.params,
+                        [&port, id = call.request_id](Result<nlohmann::json> result) {
+                          if (id) port.reply(*id, std::move(result));
+                        });
+  };
+  hooks.on_link_event = [&](master::LinkEvent event) {
+    switch (event) {
+      case master::LinkEvent::master_info: pods.on_master_info(); break;
+      case master::LinkEvent::node_info: pods.on_node_info(); break;
+      case master::LinkEvent::lost: pods.on_link_lost(); break;
+    }
+  };
   hooks.collect_node_info = [&] {
     master::NodeInfoInputs in;
     if (auto fresh = docker_info(apply.docker_host)) in.docker_info = std::move(*fresh);
@@ -175,6 +212,7 @@ int run_command(const AgentOptions& options) {
     ioc.stop();
   };
   master::MasterLink link(ioc, worker.get_executor(), std::move(link_options), session, std::move(hooks));
+  port.attach(link);
 
   stop_signal::uninstall();
   asio::signal_set signals(ioc, SIGTERM, SIGINT);
@@ -219,7 +257,10 @@ int run_command(const AgentOptions& options) {
     worker.join();
     return cli::report(st.error());
   }
+  pods.start();
   ioc.run();
+  // The service containers keep running: the next start adopts them, as Kontena's agent does.
+  pods.stop();
   signals.cancel();
   watchdog.cancel();
   label_keeper.request_stop();

@@ -9,3 +9,9 @@ add_dependencies(app_tests kontena-agent)
 # `kontena-agent doctor` against the IMDS simulator, a private dockerd and the master simulator.
 kn_add_test(doctor_tests app/doctor_test.cpp)
 add_dependencies(doctor_tests kontena-agent kontena-master-sim)
+
+# The node runtime end to end: kontena-agent run, the master simulator's service side, a
+# private dockerd with its own bridge and a loopback docker-registry with htpasswd auth.
+kn_add_test(service_pods_tests app/service_pods_test.cpp)
+target_link_libraries(service_pods_tests PRIVATE kn_docker kn_test_docker)
+add_dependencies(service_pods_tests kontena-agent kontena-master-sim)

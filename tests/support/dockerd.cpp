@@ -97,11 +97,16 @@ Dockerd::Dockerd(DockerdOptions options) {
     argv.emplace_back("--bridge=none");
   }
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
+  argv_ = std::move(argv);
+  launch(options.wait_until_ready);
+}
+
+void Dockerd::launch(bool wait_until_ready) {
   Env env;
   env.unset = {"DOCKER_HOST", "NOTIFY_SOCKET"};
   const auto start = std::chrono::steady_clock::now();
-  process_ = std::make_unique<Process>(argv, env, dir_ / "stdout", dir_ / "log");  // dockerd logs to stderr
-  if (!options.wait_until_ready) return;
+  process_ = std::make_unique<Process>(argv_, env, dir_ / "stdout", dir_ / "log");  // dockerd logs to stderr
+  if (!wait_until_ready) return;
   http::CurlTransport transport;
   const auto end = start + std::chrono::seconds(60);
   for (;;) {
@@ -152,7 +157,22 @@ void Dockerd::delete_bridge() {
   gateway_.clear();
 }
 
+void Dockerd::restart() {
+  stop_process();
+  launch(true);
+}
+
 void Dockerd::stop() {
+  stop_process();
+  if (dir_.empty()) return;
+  for (const auto& m : mounts_under(dir_)) ::umount2(m.c_str(), MNT_DETACH);
+  delete_bridge();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+  dir_.clear();
+}
+
+void Dockerd::stop_process() {
   if (process_) {
     const pid_t pid = process_->pid();
     const auto children = children_of(pid);
@@ -166,12 +186,6 @@ void Dockerd::stop() {
       if (alive(child)) ::kill(child, SIGKILL);
     }
   }
-  if (dir_.empty()) return;
-  for (const auto& m : mounts_under(dir_)) ::umount2(m.c_str(), MNT_DETACH);
-  delete_bridge();
-  std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
-  dir_.clear();
 }
 
 pid_t Dockerd::pid() const { return process_ ? process_->pid() : -1; }

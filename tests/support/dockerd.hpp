@@ -57,6 +57,10 @@ class Dockerd {
   // Time from exec to the first successful /_ping.
   std::chrono::milliseconds start_time() const { return start_time_; }
 
+  // Stops dockerd (SIGTERM: its containers stop too) and starts it again on the same socket,
+  // data root and bridge; returns once it answers /_ping.
+  void restart();
+
   // Environment for a child `kontena-agent` pointed at this dockerd.
   Env env() const;
 
@@ -66,6 +70,9 @@ class Dockerd {
 
  private:
   void stop();
+  void stop_process();
+  void launch(bool wait_until_ready);
+  std::vector<std::string> argv_;
   void create_bridge();
   void delete_bridge();
   std::filesystem::path dir_;
