@@ -39,6 +39,7 @@ class Category final : public boost::system::error_category {
       case Errc::master_conflict: return "newer connection for this node";
       case Errc::template_invalid: return "template cannot be rendered safely";
       case Errc::systemd_failed: return "service manager request failed";
+      case Errc::pod_invalid: return "invalid service pod";
     }
     return "unknown error";
   }
@@ -60,7 +61,8 @@ int exit_code_for(Errc e) noexcept {
     case Errc::docker_config_invalid:
     case Errc::label_invalid:
     case Errc::template_invalid:
-    case Errc::imds_token_required: return exit_code::config;
+    case Errc::imds_token_required:
+    case Errc::pod_invalid: return exit_code::config;
     case Errc::file_io: return exit_code::io;
     case Errc::master_rejected_token: return exit_code::token_rejected;
     case Errc::master_version: return exit_code::version;

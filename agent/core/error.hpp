@@ -40,6 +40,7 @@ enum class Errc {
   master_conflict,        // close 4041
   template_invalid,       // unit template or values file cannot be rendered safely
   systemd_failed,         // the service manager (D-Bus) refused or is unreachable
+  pod_invalid,            // a service pod from the master has a key of the wrong type
 };
 
 }  // namespace kn
