@@ -39,6 +39,9 @@ class Category final : public boost::system::error_category {
       case Errc::master_conflict: return "newer connection for this node";
       case Errc::template_invalid: return "template cannot be rendered safely";
       case Errc::systemd_failed: return "service manager request failed";
+      case Errc::docker_not_found: return "no such Docker container or image";
+      case Errc::docker_conflict: return "Docker engine conflict";
+      case Errc::docker_failed: return "Docker engine request failed";
       case Errc::pod_invalid: return "invalid service pod";
     }
     return "unknown error";
@@ -79,7 +82,10 @@ int exit_code_for(Errc e) noexcept {
     case Errc::docker_unavailable:
     case Errc::docker_reload_failed:
     case Errc::master_unavailable:
-    case Errc::systemd_failed: return exit_code::unavailable;
+    case Errc::systemd_failed:
+    case Errc::docker_not_found:
+    case Errc::docker_conflict:
+    case Errc::docker_failed: return exit_code::unavailable;
   }
   return exit_code::software;
 }

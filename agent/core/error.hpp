@@ -40,6 +40,9 @@ enum class Errc {
   master_conflict,        // close 4041
   template_invalid,       // unit template or values file cannot be rendered safely
   systemd_failed,         // the service manager (D-Bus) refused or is unreachable
+  docker_not_found,       // the engine has no such container or image (HTTP 404)
+  docker_conflict,        // the engine refused a name or state conflict (HTTP 409)
+  docker_failed,          // any other engine error; the message carries Docker's "message"
   pod_invalid,            // a service pod from the master has a key of the wrong type
 };
 

@@ -14,8 +14,6 @@ namespace {
 // https://docs.docker.com/engine/api/#api-version-matrix
 constexpr std::string_view kMaxApiVersion = "1.41";
 constexpr std::string_view kMinApiVersion = "1.24";
-// Host part of the URL sent over the socket; the Go client uses the same placeholder.
-constexpr std::string_view kUrlBase = "http://api.moby.localhost";
 // /info of a busy engine is a few KiB; the cap only guards against a runaway peer.
 constexpr std::size_t kMaxBody = 8U << 20U;
 
@@ -72,7 +70,7 @@ Result<EngineClient> EngineClient::connect(http::Transport& transport, std::stri
 
   // GET /_ping answers on every API version and names the newest the daemon serves.
   http::Request req;
-  req.url = std::string(kUrlBase) + "/_ping";
+  req.url = std::string(kApiUrlBase) + "/_ping";
   req.unix_socket = client.socket_;
   auto response = transport.perform(req);
   if (!response) return unreachable(client.socket_, response.error());
@@ -99,7 +97,7 @@ Result<EngineClient> EngineClient::connect(http::Transport& transport, std::stri
 
 Result<nlohmann::json> EngineClient::get_json(std::string_view path) {
   http::Request req;
-  req.url = std::string(kUrlBase) + "/v" + api_version_ + std::string(path);
+  req.url = std::string(kApiUrlBase) + "/v" + api_version_ + std::string(path);
   req.unix_socket = socket_;
   req.max_response_bytes = kMaxBody;
   auto response = transport_->perform(req);

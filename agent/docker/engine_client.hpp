@@ -14,6 +14,9 @@
 
 namespace kn::docker {
 
+// Host part of the URLs sent over the socket; the Go client uses the same placeholder.
+inline constexpr std::string_view kApiUrlBase = "http://api.moby.localhost";
+
 // The socket path of a DOCKER_HOST value: "unix:///var/run/docker.sock" or a bare absolute
 // path. Errc::config_invalid for other schemes (tcp://, ssh://) and for paths longer than
 // a unix socket address holds (107 bytes).

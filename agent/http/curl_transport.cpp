@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <exception>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <string_view>
 
 namespace kn::http {
 namespace {
@@ -22,11 +25,31 @@ struct Sink {
   std::size_t cap = 0;
   bool overflow = false;
   std::map<std::string, std::string>* headers = nullptr;
+  // Streaming only: where 2xx bodies go, and what happened since the last poll.
+  CURL* easy = nullptr;
+  const ChunkHandler* on_chunk = nullptr;
+  bool delivered = false;
+  bool stopped = false;
+  std::exception_ptr thrown;  // from on_chunk: carried across libcurl's C frames, rethrown after
 };
 
 size_t on_body(char* data, size_t size, size_t count, void* user) {
   auto* sink = static_cast<Sink*>(user);
   const size_t n = size * count;
+  if (sink->on_chunk != nullptr) {
+    long status = 0;  // known here: libcurl has parsed the headers before the first body byte
+    curl_easy_getinfo(sink->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300) {
+      sink->delivered = true;
+      try {
+        if ((*sink->on_chunk)(std::string_view(data, n))) return n;
+      } catch (...) {
+        sink->thrown = std::current_exception();
+      }
+      sink->stopped = true;
+      return 0;  // CURLE_WRITE_ERROR ends the transfer; perform_stream reports it as a stop
+    }
+  }
   if (sink->body.size() + n > sink->cap) {
     sink->overflow = true;
     return 0;  // makes curl fail the transfer with CURLE_WRITE_ERROR
@@ -78,14 +101,16 @@ CurlTransport::CurlTransport() : impl_(std::make_unique<Impl>()) {
 
 CurlTransport::~CurlTransport() { curl_easy_cleanup(impl_->easy); }
 
-Result<Response> CurlTransport::perform(const Request& request) {
-  CURL* easy = impl_->easy;
+namespace {
+
+struct SlistFree {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+using HeaderList = std::unique_ptr<curl_slist, SlistFree>;
+
+// Sets every option of one exchange on `easy`; the returned header list must outlive the transfer.
+HeaderList configure(CURL* easy, const Request& request, Sink& sink, char* error_buffer) {
   curl_easy_reset(easy);  // keeps the connection cache, clears options
-
-  Response response;
-  Sink sink{.cap = request.max_response_bytes, .headers = &response.headers};
-  char error_buffer[CURL_ERROR_SIZE] = {};
-
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -124,11 +149,13 @@ Result<Response> CurlTransport::perform(const Request& request) {
   }
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+  return HeaderList(headers);
+}
 
-  const CURLcode code = curl_easy_perform(easy);
-  curl_slist_free_all(headers);
+// The outcome of a finished transfer on `easy`.
+Result<Response> conclude(CURL* easy, CURLcode code, const Request& request, Sink& sink, Response response,
+                          const char* error_buffer) {
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
-
   curl_off_t elapsed_us = 0;
   curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &elapsed_us);
   response.elapsed = std::chrono::milliseconds(elapsed_us / 1000);
@@ -136,13 +163,67 @@ Result<Response> CurlTransport::perform(const Request& request) {
   if (sink.overflow) {
     return fail(Errc::http_too_large, "response larger than " + std::to_string(request.max_response_bytes) + " bytes");
   }
-  if (code != CURLE_OK) {
+  if (code != CURLE_OK && !sink.stopped) {
     std::string why = error_buffer[0] != '\0' ? std::string(error_buffer) : curl_easy_strerror(code);
     return fail(classify(code), why);
   }
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
   response.body = std::move(sink.body);
   return response;
+}
+
+}  // namespace
+
+Result<Response> CurlTransport::perform(const Request& request) {
+  CURL* easy = impl_->easy;
+  Response response;
+  Sink sink{.cap = request.max_response_bytes, .headers = &response.headers};
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  const auto headers = configure(easy, request, sink, error_buffer);
+  const CURLcode code = curl_easy_perform(easy);
+  return conclude(easy, code, request, sink, std::move(response), error_buffer);
+}
+
+Result<Response> CurlTransport::perform_stream(const Request& request, const ChunkHandler& on_chunk) {
+  CURL* easy = impl_->easy;
+  Response response;
+  Sink sink{.cap = request.max_response_bytes, .headers = &response.headers, .easy = easy, .on_chunk = &on_chunk};
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  const auto headers = configure(easy, request, sink, error_buffer);
+
+  CURLM* multi = curl_multi_init();
+  if (multi == nullptr) throw std::runtime_error("curl_multi_init failed");
+  curl_multi_add_handle(multi, easy);
+  CURLcode code = CURLE_OK;
+  for (;;) {
+    int running = 0;
+    if (const CURLMcode mc = curl_multi_perform(multi, &running); mc != CURLM_OK) {
+      curl_multi_remove_handle(multi, easy);
+      curl_multi_cleanup(multi);
+      return fail(Errc::http_failed, curl_multi_strerror(mc));
+    }
+    if (running == 0) {
+      int queued = 0;
+      while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+        if (msg->msg == CURLMSG_DONE) code = msg->data.result;
+      }
+      break;
+    }
+    if (sink.thrown) break;
+    if (!sink.delivered && !on_chunk(std::string_view())) {
+      sink.stopped = true;  // removing the handle below closes the connection mid-transfer
+      break;
+    }
+    sink.delivered = false;
+    curl_multi_poll(multi, nullptr, 0, 100, nullptr);
+  }
+  curl_multi_remove_handle(multi, easy);
+  curl_multi_cleanup(multi);
+  if (sink.thrown) {
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
+    std::rethrow_exception(sink.thrown);
+  }
+  return conclude(easy, code, request, sink, std::move(response), error_buffer);
 }
 
 }  // namespace kn::http

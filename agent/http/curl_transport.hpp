@@ -16,6 +16,9 @@ class CurlTransport final : public Transport {
   CurlTransport& operator=(const CurlTransport&) = delete;
 
   Result<Response> perform(const Request& request) override;
+  // Runs the transfer on a curl multi handle polled every 100 ms, so `on_chunk` hears of
+  // silence too (the easy interface calls its progress callback only about once a second).
+  Result<Response> perform_stream(const Request& request, const ChunkHandler& on_chunk) override;
 
  private:
   struct Impl;

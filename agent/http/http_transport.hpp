@@ -5,9 +5,11 @@
 #include "core/error.hpp"
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,7 +21,7 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds connect_timeout{1000};
-  std::chrono::milliseconds timeout{5000};  // whole transfer
+  std::chrono::milliseconds timeout{5000};  // whole transfer (0: none, for endless streams)
   std::size_t max_response_bytes = 1U << 20U;
   std::string unix_socket;                   // non-empty: talk HTTP over this AF_UNIX socket
   bool allow_proxy = false;                  // IMDS and the Docker socket never go through a proxy
@@ -38,12 +40,26 @@ struct Response {
   }
 };
 
+// Takes a streamed body (Docker's /events, pull progress) piece by piece as it arrives; also
+// called with an empty piece whenever the peer has been silent for up to 100 ms, so a caller
+// can notice its own stop flag. Returning false ends the transfer at once.
+using ChunkHandler = std::function<bool(std::string_view chunk)>;
+
 class Transport {
  public:
   virtual ~Transport() = default;
   // Performs one exchange. Any HTTP status is a Response; only transport failures (connect,
   // timeout, size cap) are Failures: Errc::http_connect, http_timeout, http_too_large, http_failed.
   virtual Result<Response> perform(const Request& request) = 0;
+
+  // As perform, but a 2xx body goes to `on_chunk` instead of Response::body (any other status
+  // is collected into Response::body, capped, as by perform). A transfer ended by `on_chunk`
+  // returning false is a Response, not a Failure; a body cut off by the peer is a Failure.
+  virtual Result<Response> perform_stream(const Request& request, const ChunkHandler& on_chunk) {
+    (void)request;
+    (void)on_chunk;
+    return fail(Errc::http_failed, "this HTTP transport cannot stream responses");
+  }
 };
 
 }  // namespace kn::http

@@ -1,0 +1,65 @@
+// Containers and images through the Docker Engine API over the unix socket: what the node
+// runtime needs to run service pods. The API version is negotiated with /_ping by
+// EngineClient. https://docs.docker.com/engine/api/v1.41/
+#pragma once
+
+#include "core/error.hpp"
+#include "docker/engine_client.hpp"
+#include "docker/event_stream.hpp"
+#include "http/curl_transport.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kn::docker {
+
+struct RegistryAuth { std::string username, password, email, server_address; };   // never logged
+struct ContainerSummary {            // one entry of GET /containers/json
+  std::string id, name /*without leading '/'*/, image, image_id, state /*running|exited|created|...*/;
+  std::map<std::string, std::string> labels;
+};
+class ContainerApi {                 // not thread-safe: one per thread (owns its own CurlTransport)
+ public:
+  // docker_host as in EngineClient::connect ("unix:///var/run/docker.sock" or a bare path).
+  static Result<ContainerApi> connect(std::string docker_host);
+  // GET /containers/json?all=1&filters={"label":[...]} ; label_filters entries "key=value" or "key".
+  Result<std::vector<ContainerSummary>> list(const std::vector<std::string>& label_filters);
+  Result<nlohmann::json> inspect(std::string_view id);             // 404 -> Errc::docker_not_found
+  Result<std::string> create(std::string_view name, const nlohmann::json& body);  // returns Id; 409 -> docker_conflict
+  Status start(std::string_view id);                                // 304 counts as success
+  Status stop(std::string_view id, std::chrono::seconds grace);     // 304 counts as success
+  Status restart(std::string_view id, std::chrono::seconds grace);
+  Status remove(std::string_view id, bool volumes, bool force);     // 404 counts as success
+  Result<long> wait(std::string_view id, std::chrono::seconds limit); // POST /containers/ID/wait -> StatusCode
+  //   (still running after `limit`: Errc::http_timeout; pull past its limit too)
+  // POST /images/create?fromImage=NAME&tag=TAG (a name without a tag means "latest"; digests kept);
+  // X-Registry-Auth (base64url JSON) when auth is set; errors inside the progress stream are failures.
+  Status pull(std::string_view image, const std::optional<RegistryAuth>& auth, std::chrono::seconds limit);
+  Result<nlohmann::json> inspect_image(std::string_view image);    // 404 -> Errc::docker_not_found
+
+ private:
+  ContainerApi(std::unique_ptr<http::CurlTransport> transport, EngineClient engine)
+      : transport_(std::move(transport)), engine_(std::move(engine)) {}
+
+  // One exchange; a transport failure becomes Errc::docker_unavailable naming `what`.
+  Result<http::Response> send(std::string_view what, std::string method, std::string url,
+                              std::chrono::milliseconds timeout, std::string body = {});
+  Failure unreachable(std::string_view what, const Failure& cause) const;
+
+  std::unique_ptr<http::CurlTransport> transport_;  // heap: engine_ keeps a reference across moves
+  EngineClient engine_;                             // the negotiated API version and socket
+};
+
+// The X-Registry-Auth header value: base64url of {"username","password","email","serveraddress"},
+// serveraddress defaulting to registry_host_of(image). Holds the password: never log it.
+// https://docs.docker.com/engine/api/v1.41/#section/Authentication
+std::string encode_registry_auth(const RegistryAuth& auth, std::string_view image);
+
+}  // namespace kn::docker
