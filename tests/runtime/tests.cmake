@@ -3,5 +3,6 @@
 # The pod model, the container spec and the reconciler: no Docker.
 kn_add_test(runtime_unit_tests
   runtime/service_pod_test.cpp
-  runtime/container_spec_test.cpp)
+  runtime/container_spec_test.cpp
+  runtime/reconciler_test.cpp)
 target_link_libraries(runtime_unit_tests PRIVATE kn_runtime)
