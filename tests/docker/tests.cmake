@@ -6,4 +6,8 @@ kn_add_test(docker_tests
   docker/engine_client_test.cpp
   docker/label_applier_test.cpp
   docker/label_apply_cli_test.cpp
-  docker/service_manager_test.cpp)
+  docker/service_manager_test.cpp
+  docker/http_stream_test.cpp
+  docker/image_ref_test.cpp
+  docker/container_api_test.cpp
+  docker/event_stream_test.cpp)

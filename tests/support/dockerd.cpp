@@ -16,6 +16,9 @@ namespace kn::test {
 namespace {
 
 constexpr const char* kDockerd = "/usr/sbin/dockerd";
+constexpr const char* kIp = "/usr/sbin/ip";
+// Test bridges: kntbr0..kntbr63 with 10.213.N.1/24, a private range nothing else here uses.
+constexpr int kBridgeSlots = 64;
 
 bool alive(pid_t pid) { return ::kill(pid, 0) == 0; }
 
@@ -83,10 +86,16 @@ Dockerd::Dockerd(DockerdOptions options) {
                                 "--data-root=" + (dir_ / "data").string(),
                                 "--exec-root=" + (dir_ / "exec").string(),
                                 "--pidfile=" + pidfile().string(),
-                                "--bridge=none",
                                 "--iptables=false",
                                 "--ip6tables=false",
                                 "--storage-driver=vfs"};
+  if (options.own_bridge) {
+    create_bridge();
+    // No --ip-forward either: dockerd would otherwise turn on the host's net.ipv4.ip_forward.
+    argv.insert(argv.end(), {"--bridge=" + bridge_, "--ip-forward=false", "--ip-masq=false"});
+  } else {
+    argv.emplace_back("--bridge=none");
+  }
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   Env env;
   env.unset = {"DOCKER_HOST", "NOTIFY_SOCKET"};
@@ -112,6 +121,37 @@ Dockerd::Dockerd(DockerdOptions options) {
 
 Dockerd::~Dockerd() { stop(); }
 
+void Dockerd::create_bridge() {
+  // `ip link add` fails when the name exists, so it is also the claim on a slot between
+  // concurrently running tests.
+  for (int n = 0; n < kBridgeSlots; ++n) {
+    const std::string name = "kntbr" + std::to_string(n);
+    if (run({kIp, "link", "add", name, "type", "bridge"}).exit_code != 0) continue;
+    bridge_ = name;
+    gateway_ = "10.213." + std::to_string(n) + ".1";
+    for (const auto& step : std::vector<std::vector<std::string>>{
+             {kIp, "addr", "add", gateway_ + "/24", "dev", name}, {kIp, "link", "set", name, "up"}}) {
+      if (auto r = run(step); r.exit_code != 0) {
+        delete_bridge();
+        std::error_code ec;
+        std::filesystem::remove_all(dir_, ec);
+        throw std::runtime_error("failed to set up the test bridge " + name + ": " + r.err);
+      }
+    }
+    return;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+  throw std::runtime_error("failed to create a test bridge: kntbr0..kntbr63 all exist (needs root and iproute2)");
+}
+
+void Dockerd::delete_bridge() {
+  if (bridge_.empty()) return;
+  run({kIp, "link", "del", bridge_});
+  bridge_.clear();
+  gateway_.clear();
+}
+
 void Dockerd::stop() {
   if (process_) {
     const pid_t pid = process_->pid();
@@ -128,6 +168,7 @@ void Dockerd::stop() {
   }
   if (dir_.empty()) return;
   for (const auto& m : mounts_under(dir_)) ::umount2(m.c_str(), MNT_DETACH);
+  delete_bridge();
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
   dir_.clear();

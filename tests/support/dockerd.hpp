@@ -2,6 +2,8 @@
 // root and pidfile in a fresh directory under /tmp (short: unix socket paths hold 107 bytes),
 // no bridge and no iptables changes, the vfs storage driver. It starts its own containerd.
 // The destructor stops both and removes the directory (unmounting what they left mounted).
+// With `own_bridge` it first creates a bridge of its own (kntbrN, 10.213.N.1/24) for the
+// default network, so containers get addresses; the destructor deletes that bridge.
 #pragma once
 
 #include "support/process.hpp"
@@ -23,6 +25,10 @@ struct DockerdOptions {
   std::optional<std::string> daemon_json;
   std::vector<std::string> extra_args;  // e.g. {"--label", "team=x"}
   bool wait_until_ready = true;
+  // Create a test-owned bridge kntbrN with 10.213.N.1/24 (N: the first free of 0..63) and start
+  // dockerd with --bridge=kntbrN --ip-forward=false (and still no iptables), instead of
+  // --bridge=none. Nothing else on the host is touched.
+  bool own_bridge = false;
 };
 
 class Dockerd {
@@ -54,9 +60,17 @@ class Dockerd {
   // Environment for a child `kontena-agent` pointed at this dockerd.
   Env env() const;
 
+  // With own_bridge: its name ("kntbr3") and gateway address ("10.213.3.1"); empty otherwise.
+  const std::string& bridge() const { return bridge_; }
+  const std::string& bridge_gateway() const { return gateway_; }
+
  private:
   void stop();
+  void create_bridge();
+  void delete_bridge();
   std::filesystem::path dir_;
+  std::string bridge_;
+  std::string gateway_;
   std::unique_ptr<Process> process_;
   std::chrono::milliseconds start_time_{0};
 };
