@@ -90,7 +90,9 @@ ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, con
     }
     std::string created;
     for (const auto& step : plan.steps) {
-      log::get("runtime")->info("pod {}: {} {}", key.str(), to_string(step.kind), step.container_id.empty() ? created : step.container_id);
+      log::get("runtime")->info("pod {}: {} {}", key.str(), to_string(step.kind),
+                                step.container_id.empty() ? (desired ? container_name(*desired) : std::string())
+                                                          : step.container_id);
       Status status;
       switch (step.kind) {
         case StepKind::pull: {

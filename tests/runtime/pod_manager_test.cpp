@@ -211,7 +211,40 @@ TEST_CASE("pod manager: runs the listed pod, adopts it after an agent restart, r
     CHECK((*again)["Id"] == id);
   }
 
-  SECTION("a crash is restarted - also a clean exit") {
+  SECTION("kontena service restart restarts the container in place") {
+    const std::string started = (*doc)["State"]["StartedAt"];
+    bool replied = false;
+    f.manager->on_master_call(9, "/service_pods/restart", json::array({"svc1", 1}), [&](Result<json> r) {
+      CHECK(r.has_value());
+      replied = true;
+    });
+    CHECK(replied);
+    REQUIRE(f.until([&] {
+      auto d = running_container(*api);
+      return d && (*d)["Id"] == id && (*d)["State"]["StartedAt"] != started;
+    }));
+  }
+
+  SECTION("a process that exits 0 is restarted too - a new service_revision recreates the container") {
+    auto pod = stress_pod(image, rev, json::array({"sh", "-c", "sleep 1; exit 0"}));
+    pod["service_revision"] = 2;
+    f.master.pods = json::array({pod});
+    f.manager->on_master_call(std::nullopt, "/service_pods/notify_update", json::array({"start"}), nullptr);
+    std::string new_id, first_start;
+    REQUIRE(f.until([&] {
+      auto d = running_container(*api);
+      if (!d || (*d)["Id"] == id) return false;
+      new_id = (*d)["Id"];
+      first_start = (*d)["State"]["StartedAt"];
+      return true;
+    }));
+    REQUIRE(f.until([&] {
+      auto d = running_container(*api);
+      return d && (*d)["Id"] == new_id && (*d)["State"]["StartedAt"] != first_start;
+    }));
+  }
+
+  SECTION("a killed container is restarted") {
     const std::string started = (*doc)["State"]["StartedAt"];
     REQUIRE(api->stop(id, 0s));
     REQUIRE(f.until([&] {
