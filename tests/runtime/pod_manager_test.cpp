@@ -12,7 +12,9 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <csignal>
 #include <deque>
+#include <filesystem>
 
 using namespace kn;
 using namespace kn::runtime;
@@ -324,5 +326,71 @@ TEST_CASE("pod manager: a missing image is reported with set_state and retried")
   f.notify_update();
   REQUIRE(f.until([&] { return f.state_sent("running", rev); }));
   CHECK(running_container(*api).has_value());
+  f.manager->stop();
+}
+
+namespace {
+
+// argv of a running process, from /proc/PID/cmdline.
+std::vector<std::string> cmdline_of(pid_t pid) {
+  const auto text = kn::test::read_text("/proc/" + std::to_string(pid) + "/cmdline");
+  std::vector<std::string> argv;
+  std::string arg;
+  for (const char c : text) {
+    if (c == '\0') {
+      argv.push_back(arg);
+      arg.clear();
+    } else {
+      arg += c;
+    }
+  }
+  return argv;
+}
+
+}  // namespace
+
+TEST_CASE("pod manager: after dockerd restarts the pod runs again - the event stream is re-opened") {
+  if (!Dockerd::available() || !kn::test::busybox_image_available()) FAIL(kNeedPeers);
+  Dockerd dockerd({.own_bridge = true});
+  const auto image = "127.0.0.1:" + std::to_string(kn::test::free_loopback_port()) + "/kn/busybox";
+  kn::test::import_busybox_image(dockerd, image + ":latest");
+
+  Fixture f(dockerd.docker_host());
+  const std::string rev = "2026-11-30 12:00:00 UTC";
+  f.master.pods = json::array({stress_pod(image, rev)});
+  f.start();
+  std::string id;
+  REQUIRE(f.until([&] {
+    auto api = ContainerApi::connect(dockerd.docker_host());
+    if (!api) return false;
+    auto d = running_container(*api);
+    if (d) id = (*d)["Id"];
+    return d.has_value();
+  }));
+
+  // Stop this dockerd (its containers stop: no restart policy) and start it again with the
+  // same arguments; the fixture's destructor still cleans the directory up.
+  const auto argv = cmdline_of(dockerd.pid());
+  REQUIRE(::kill(dockerd.pid(), SIGTERM) == 0);
+  REQUIRE(f.until([&] { return !std::filesystem::exists(dockerd.pidfile()); }, 30s));
+  kn::test::Env env;
+  env.unset = {"DOCKER_HOST", "NOTIFY_SOCKET"};
+  kn::test::Process again(argv, env, dockerd.dir() / "stdout2", dockerd.dir() / "log2");
+  struct StopAgain {
+    kn::test::Process& p;
+    ~StopAgain() {
+      p.signal(SIGTERM);
+      (void)p.wait_for(20s);
+    }
+  } stop_again{again};
+
+  REQUIRE(f.until(
+      [&] {
+        auto api = ContainerApi::connect(dockerd.docker_host());
+        if (!api) return false;
+        auto d = running_container(*api);
+        return d && (*d)["Id"] == id;
+      },
+      60s));
   f.manager->stop();
 }
