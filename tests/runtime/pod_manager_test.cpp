@@ -10,10 +10,15 @@
 #include "support/dockerd.hpp"
 #include "support/registry.hpp"
 
+#include "core/logging.hpp"
+
 #include <boost/asio/io_context.hpp>
+#include <spdlog/sinks/ostream_sink.h>
 
 #include <csignal>
 #include <deque>
+#include <iostream>
+#include <sstream>
 #include <filesystem>
 
 using namespace kn;
@@ -393,4 +398,64 @@ TEST_CASE("pod manager: after dockerd restarts the pod runs again - the event st
       },
       60s));
   f.manager->stop();
+}
+
+namespace {
+
+// Every log line of the code under test, at trace level, for secret checks.
+struct LogCapture {
+  LogCapture() {
+    sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+    kn::log::set_sink(sink, spdlog::level::trace);
+  }
+  ~LogCapture() { kn::log::set_sink(std::make_shared<spdlog::sinks::ostream_sink_mt>(std::clog), spdlog::level::info); }
+  std::string text() const { return out.str(); }
+  std::ostringstream out;
+  spdlog::sink_ptr sink;
+};
+
+std::string everything_sent(const RecordingMaster& m) {
+  std::string all;
+  for (const auto& c : m.calls) all += c.method + c.params.dump();
+  for (const auto& c : m.notes) all += c.method + c.params.dump();
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("pod manager: pulls with image_credentials from a registry with htpasswd auth - the password is in no log line") {
+  if (!Dockerd::available() || !kn::test::busybox_image_available() || !kn::test::Registry::available()) FAIL(kNeedPeers);
+  const std::string password = "pod-Pw-90210";
+  kn::test::Registry registry({.username = "kn", .password = password});
+  Dockerd dockerd({.own_bridge = true});
+  const std::string image = registry.address() + "/kn/busybox";
+  kn::test::import_busybox_image(dockerd, image + ":latest");
+  kn::test::push_image(dockerd, image + ":latest",
+                       kn::docker::RegistryAuth{.username = "kn", .password = password, .email = "", .server_address = ""});
+  auto removed = kn::test::run({"/usr/bin/docker", "-H", dockerd.docker_host(), "rmi", image + ":latest"});
+  REQUIRE(removed.exit_code == 0);
+
+  LogCapture logs;
+  Fixture f(dockerd.docker_host());
+  const std::string rev = "2026-11-30 12:30:00 UTC";
+  auto pod = stress_pod(image, rev);
+  pod["image_credentials"] = {{"username", "kn"}, {"password", "wrong-Pw-1"}, {"email", "kn@example.com"}};
+  f.master.pods = json::array({pod});
+  f.start();
+  // A wrong password: reported, and nothing runs.
+  REQUIRE(f.until([&] { return f.state_sent("missing", rev, "Docker::Error::"); }));
+
+  pod["image_credentials"]["password"] = password;
+  f.master.pods = json::array({pod});
+  f.notify_update();
+  REQUIRE(f.until([&] { return f.state_sent("running", rev); }));
+  auto api = ContainerApi::connect(dockerd.docker_host());
+  REQUIRE(api);
+  CHECK(running_container(*api).has_value());
+  f.manager->stop();
+
+  CHECK(logs.text().find("pull") != std::string::npos);
+  CHECK(logs.text().find(password) == std::string::npos);
+  CHECK(logs.text().find("wrong-Pw-1") == std::string::npos);
+  CHECK(everything_sent(f.master).find(password) == std::string::npos);
 }
