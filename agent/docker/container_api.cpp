@@ -276,8 +276,16 @@ Status ContainerApi::pull(std::string_view image, const std::optional<RegistryAu
     return fail(Errc::http_timeout, "failed to " + what + ": not done after " + std::to_string(limit.count()) + " s");
   }
   if (!response) return unreachable(what, response.error());
-  if (response->status != 200) return engine_failure(what, *response);
-  if (stream_error) return fail(Errc::docker_failed, "failed to " + what + ": " + *stream_error);
+  if (response->status != 200 || stream_error) {
+    auto failure = response->status != 200 ? engine_failure(what, *response)
+                                            : fail(Errc::docker_failed, "failed to " + what + ": " + *stream_error);
+    // dockerd 20.10 reports rejected credentials as HTTP 500 "unauthorized: ...".
+    if (failure.message.find("unauthorized") != std::string::npos || response->status == 401) {
+      failure.message += auth ? "; check the registry user and password given for " + registry_host_of(ref->name)
+                              : "; the registry " + registry_host_of(ref->name) + " needs credentials";
+    }
+    return failure;
+  }
   return {};
 }
 

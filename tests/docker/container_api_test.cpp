@@ -208,3 +208,17 @@ TEST_CASE("a socket nobody listens on makes ContainerApi::connect docker_unavail
   REQUIRE_FALSE(api);
   CHECK(api.error().is(Errc::docker_unavailable));
 }
+
+TEST_CASE("the dockerd fixture's own bridge carries its address and is deleted with it") {
+  if (!Dockerd::available()) FAIL(kNeedPeers);
+  std::string bridge;
+  {
+    Dockerd dockerd({.own_bridge = true});
+    bridge = dockerd.bridge();
+    REQUIRE(bridge.starts_with("kntbr"));
+    const auto shown = kn::test::run({"/usr/sbin/ip", "-br", "addr", "show", "dev", bridge});
+    CHECK(shown.exit_code == 0);
+    CHECK(shown.out.find(dockerd.bridge_gateway() + "/24") != std::string::npos);
+  }
+  CHECK(kn::test::run({"/usr/sbin/ip", "link", "show", "dev", bridge}).exit_code != 0);
+}
