@@ -82,14 +82,19 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
         master_(master),
         options_(options),
         clock_(options.clock != nullptr ? options.clock : &steady_),
-        pool_(options.threads == 0 ? 1 : options.threads),
-        scan_(asio::make_strand(pool_.get_executor())),
+        pool_(std::make_shared<asio::thread_pool>(options.threads == 0 ? 1 : options.threads)),
+        scan_(asio::make_strand(pool_->get_executor())),
         list_timer_(loop_),
         cleanup_timer_(loop_) {}
 
   // One pod's serial worker. `desired`, the reconciler, the API and the timer belong to the strand.
+  // Handlers still queued on the loop may hold the last reference to a worker after the
+  // manager is gone: the worker keeps the pool its strand runs on, and its timer is the loop's.
   struct Worker {
-    Worker(PodKey k, Strand s, Clock& clock) : key(std::move(k)), strand(std::move(s)), reconciler(clock), timer(strand) {}
+    Worker(std::shared_ptr<asio::thread_pool> p, PodKey k, Clock& clock, const asio::any_io_executor& loop)
+        : pool(std::move(p)), key(std::move(k)), strand(asio::make_strand(pool->get_executor())), reconciler(clock),
+          timer(loop) {}
+    std::shared_ptr<asio::thread_pool> pool;  // first: destroyed last
     PodKey key;
     Strand strand;
     std::optional<ServicePod> desired;
@@ -101,7 +106,6 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
   };
 
   void start() {
-    started_ = true;
     events_ = std::thread([self = shared_from_this()] { self->follow_events(); });
     arm_cleanup();
   }
@@ -111,8 +115,8 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
     list_timer_.cancel();
     cleanup_timer_.cancel();
     if (events_.joinable()) events_.join();
-    pool_.stop();
-    pool_.join();
+    pool_->stop();
+    pool_->join();
   }
 
   // ---- master side (loop thread) ----
@@ -281,7 +285,7 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
 
   std::shared_ptr<Worker> worker(const PodKey& key) {
     auto& w = workers_[key];
-    if (!w) w = std::make_shared<Worker>(key, asio::make_strand(pool_.get_executor()), *clock_);
+    if (!w) w = std::make_shared<Worker>(pool_, key, *clock_, loop_);
     return w;
   }
 
@@ -305,7 +309,9 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
     sink.set_state = [this, w](const SetState& s) {
       on_loop([w, s](Impl& self) {
         self.master_.call(kSetState, json::array({self.node_id_, s.to_json()}),
-                          [w, s](Result<json> r) {
+                          [wk = self.weak(), w, s](Result<json> r) {
+                            auto alive = wk.lock();
+                            if (!alive || alive->stopped_) return;
                             if (!r) logger()->warn("failed to report the state of {}: {}", w->key.str(), r.error().message);
                             asio::post(w->strand, [w, s, ok = r.has_value()] { w->reconciler.sent(s, ok); });
                           });
@@ -478,7 +484,7 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
   PodManagerOptions options_;
   SteadyClock steady_;
   Clock* clock_;
-  asio::thread_pool pool_;
+  std::shared_ptr<asio::thread_pool> pool_;  // shared with the workers, which may outlive this
   Strand scan_;
   ApiSlot scan_api_;                  // scan strand
   std::set<std::string> known_ids_;   // scan strand
@@ -486,7 +492,7 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
   asio::steady_timer cleanup_timer_;
   std::map<PodKey, std::shared_ptr<Worker>> workers_;  // loop
   std::set<std::string> pending_cleanup_;              // loop
-  bool online_ = false, list_in_flight_ = false, list_again_ = false, list_armed_ = false, started_ = false;
+  bool online_ = false, list_in_flight_ = false, list_again_ = false, list_armed_ = false;
   std::atomic<bool> stopped_{false};
   std::thread events_;
 };

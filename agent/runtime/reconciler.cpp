@@ -59,6 +59,9 @@ std::optional<WallTime> parse_docker_time(std::string_view text) {
   const auto year = num(0, 4), month = num(5, 2), day = num(8, 2), hour = num(11, 2), minute = num(14, 2),
              second = num(17, 2);
   if (!year || !month || !day || !hour || !minute || !second) return std::nullopt;
+  // Docker's zero time is year 1, outside what the clock's nanoseconds can hold; nothing the
+  // node compares happened before 1970.
+  if (*year < 1970 || *year > 2200) return std::nullopt;
   std::size_t pos = 19;
   std::int64_t nanos = 0;
   if (pos < text.size() && text[pos] == '.') {
