@@ -1,5 +1,7 @@
 #include "runtime/container_spec.hpp"
 
+#include "docker/image_ref.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -85,12 +87,9 @@ std::vector<std::string> container_env(const ServicePod& pod) {
 }
 
 std::string image_reference(std::string_view image_name) {
-  const std::string name(image_name);
-  if (name.find('@') != std::string::npos) return name;
-  const auto slash = name.rfind('/');
-  const auto last = slash == std::string::npos ? name : name.substr(slash + 1);
-  if (last.find(':') != std::string::npos) return name;
-  return name + ":latest";
+  auto ref = docker::parse_image_ref(image_name);
+  if (!ref) return std::string(image_name);  // dockerd names the problem when it sees it
+  return ref->digest.empty() ? ref->name + ":" + ref->tag : ref->name + "@" + ref->digest;
 }
 
 Result<json> create_body(const ServicePod& pod) {
