@@ -4,10 +4,10 @@
 #include "docker/image_ref.hpp"
 #include "docker/json_lines.hpp"
 
+#include <openssl/evp.h>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <boost/url/url.hpp>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <initializer_list>
@@ -50,7 +50,8 @@ std::string container_path(std::string_view id, std::string_view suffix = {}) {
 // Docker's error bodies are {"message": "..."}; anything else is quoted as sent (trimmed).
 std::string engine_message(const http::Response& response) {
   auto doc = nlohmann::json::parse(response.body, nullptr, false);
-  if (doc.is_object() && doc.contains("message") && doc["message"].is_string()) return doc["message"].get<std::string>();
+  if (doc.is_object() && doc.contains("message") && doc["message"].is_string())
+    return doc["message"].get<std::string>();
   std::string text = response.body.substr(0, 300);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
   return text.empty() ? "no message" : text;
@@ -66,7 +67,8 @@ Failure engine_failure(std::string_view what, const http::Response& response) {
 
 Result<nlohmann::json> parse_json(std::string_view what, const http::Response& response) {
   auto doc = nlohmann::json::parse(response.body, nullptr, false);
-  if (doc.is_discarded()) return fail(Errc::docker_failed, "failed to " + std::string(what) + ": the answer is not JSON");
+  if (doc.is_discarded())
+    return fail(Errc::docker_failed, "failed to " + std::string(what) + ": the answer is not JSON");
   return doc;
 }
 
@@ -86,10 +88,8 @@ std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"
 
 std::string encode_registry_auth(const RegistryAuth& auth, std::string_view image) {
   const std::string server = auth.server_address.empty() ? registry_host_of(image) : auth.server_address;
-  const nlohmann::json doc = {{"username", auth.username},
-                              {"password", auth.password},
-                              {"email", auth.email},
-                              {"serveraddress", server}};
+  const nlohmann::json doc = {
+      {"username", auth.username}, {"password", auth.password}, {"email", auth.email}, {"serveraddress", server}};
   return base64url(doc.dump());
 }
 
@@ -140,9 +140,11 @@ Result<std::vector<ContainerSummary>> ContainerApi::list(const std::vector<std::
   if (!doc->is_array()) return fail(Errc::docker_failed, "failed to " + what + ": the answer is not a JSON array");
   std::vector<ContainerSummary> out;
   for (const auto& item : *doc) {
+    if (!item.is_object()) continue;
     ContainerSummary summary;
     summary.id = item.value("Id", "");
-    if (auto names = item.find("Names"); names != item.end() && names->is_array() && !names->empty()) {
+    if (auto names = item.find("Names");
+        names != item.end() && names->is_array() && !names->empty() && (*names)[0].is_string()) {
       summary.name = (*names)[0].get<std::string>();
       if (summary.name.starts_with('/')) summary.name.erase(0, 1);
     }
@@ -169,8 +171,8 @@ Result<nlohmann::json> ContainerApi::inspect(std::string_view id) {
 
 Result<std::string> ContainerApi::create(std::string_view name, const nlohmann::json& body) {
   const std::string what = "create container " + quoted(name);
-  const auto url = name.empty() ? api_url(engine_, "/containers/create")
-                                : api_url(engine_, "/containers/create", {{"name", name}});
+  const auto url =
+      name.empty() ? api_url(engine_, "/containers/create") : api_url(engine_, "/containers/create", {{"name", name}});
   auto response = send(what, "POST", url, kCallTimeout, body.dump());
   if (!response) return response.error();
   if (response->status != 201) return engine_failure(what, *response);
@@ -266,7 +268,8 @@ Status ContainerApi::pull(std::string_view image, const std::optional<RegistryAu
       if (auto detail = doc.find("errorDetail"); detail != doc.end() && detail->is_object()) {
         stream_error = detail->value("message", "");
       }
-      if (auto error = doc.find("error"); error != doc.end() && error->is_string() && (!stream_error || stream_error->empty())) {
+      if (auto error = doc.find("error");
+          error != doc.end() && error->is_string() && (!stream_error || stream_error->empty())) {
         stream_error = error->get<std::string>();
       }
     });
@@ -278,7 +281,7 @@ Status ContainerApi::pull(std::string_view image, const std::optional<RegistryAu
   if (!response) return unreachable(what, response.error());
   if (response->status != 200 || stream_error) {
     auto failure = response->status != 200 ? engine_failure(what, *response)
-                                            : fail(Errc::docker_failed, "failed to " + what + ": " + *stream_error);
+                                           : fail(Errc::docker_failed, "failed to " + what + ": " + *stream_error);
     // dockerd 20.10 reports rejected credentials as HTTP 500 "unauthorized: ...".
     if (failure.message.find("unauthorized") != std::string::npos || response->status == 401) {
       failure.message += auth ? "; check the registry user and password given for " + registry_host_of(ref->name)

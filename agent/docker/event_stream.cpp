@@ -12,8 +12,7 @@
 namespace kn::docker {
 
 Status follow_events(std::string_view docker_host, const nlohmann::json& filters,
-                     const std::function<void(const nlohmann::json& event)>& on_event,
-                     const std::atomic<bool>& stop) {
+                     const std::function<void(const nlohmann::json& event)>& on_event, const std::atomic<bool>& stop) {
   http::CurlTransport transport;
   auto engine = EngineClient::connect(transport, std::string(docker_host));
   if (!engine) return engine.error();
@@ -47,8 +46,8 @@ Status follow_events(std::string_view docker_host, const nlohmann::json& filters
   });
   if (stop.load()) return {};
   if (!response) {
-    return fail(Errc::docker_unavailable,
-                "failed to follow the Docker events at " + where + ": " + response.error().message + " (did dockerd stop?)");
+    return fail(Errc::docker_unavailable, "failed to follow the Docker events at " + where + ": " +
+                                              response.error().message + " (did dockerd stop?)");
   }
   if (response->status != 200) {
     auto doc = nlohmann::json::parse(response->body, nullptr, false);

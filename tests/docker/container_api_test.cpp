@@ -17,9 +17,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool peers_available() {
-  return Dockerd::available() && Registry::available() && kn::test::busybox_image_available();
-}
+bool peers_available() { return Dockerd::available() && Registry::available() && kn::test::busybox_image_available(); }
 constexpr const char* kNeedPeers =
     "needs root, /usr/sbin/dockerd, docker-registry, htpasswd and busybox-static: run scripts/install-deps.sh as root";
 
@@ -78,7 +76,8 @@ TEST_CASE("pull from a loopback registry with htpasswd authentication") {
   {
     INFO("a wrong password fails, naming the image and not quoting either password");
     const std::string wrong = "wrong-Pw-0815";
-    auto pulled = api->pull(image, RegistryAuth{.username = "kn", .password = wrong, .email = "", .server_address = ""}, 60s);
+    auto pulled =
+        api->pull(image, RegistryAuth{.username = "kn", .password = wrong, .email = "", .server_address = ""}, 60s);
     REQUIRE_FALSE(pulled);
     WARN(pulled.error().message);
     CHECK(pulled.error().message.find(image) != std::string::npos);
@@ -183,7 +182,9 @@ TEST_CASE("wait returns the exit code, and remove with volumes removes the anony
   kn::test::import_busybox_image(dockerd, kImage);
   auto api = ContainerApi::connect(dockerd.docker_host());
   REQUIRE(api);
-  auto id = api->create("", {{"Image", kImage}, {"Cmd", {"sh", "-c", "echo hi > /data/f; exit 3"}}, {"Volumes", {{"/data", nlohmann::json::object()}}}});
+  auto id = api->create("", {{"Image", kImage},
+                             {"Cmd", {"sh", "-c", "echo hi > /data/f; exit 3"}},
+                             {"Volumes", {{"/data", nlohmann::json::object()}}}});
   REQUIRE(id);
   REQUIRE(api->start(*id));
   auto code = api->wait(*id, 20s);

@@ -1,7 +1,7 @@
 // follow_events against a real dockerd: what the runtime sees of a container's life, and
 // what happens when the caller stops or dockerd dies.
-#include "docker/container_api.hpp"
 #include "docker/event_stream.hpp"
+#include "docker/container_api.hpp"
 #include "support/busybox_image.hpp"
 #include "support/catch_result.hpp"
 #include "support/dockerd.hpp"
@@ -19,7 +19,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* kNeedPeers = "needs root, /usr/sbin/dockerd and busybox-static: run scripts/install-deps.sh as root";
+constexpr const char* kNeedPeers =
+    "needs root, /usr/sbin/dockerd and busybox-static: run scripts/install-deps.sh as root";
 
 struct Recorder {
   std::mutex mutex;
@@ -60,8 +61,8 @@ TEST_CASE("follow_events sees a container created, started, dying and destroyed,
   Recorder recorder;
   std::atomic<bool> stop{false};
   auto follower = std::async(std::launch::async, [&] {
-    return kn::docker::follow_events(dockerd.docker_host(), {{"type", {"container"}}},
-                                     [&](const nlohmann::json& e) { recorder.add(e); }, stop);
+    return kn::docker::follow_events(
+        dockerd.docker_host(), {{"type", {"container"}}}, [&](const nlohmann::json& e) { recorder.add(e); }, stop);
   });
   // The stream only shows what happens after it is open: a probe container marks that point.
   std::string probe;
@@ -81,9 +82,8 @@ TEST_CASE("follow_events sees a container created, started, dying and destroyed,
   const std::vector<std::string> expected{"create", "start", "die", "destroy"};
   CHECK(eventually([&] {
     auto seen = recorder.actions_of(*id);
-    std::erase_if(seen, [&](const std::string& a) {
-      return std::find(expected.begin(), expected.end(), a) == expected.end();
-    });
+    std::erase_if(
+        seen, [&](const std::string& a) { return std::find(expected.begin(), expected.end(), a) == expected.end(); });
     return seen == expected;
   }));
   INFO("events of the container: " << nlohmann::json(recorder.actions_of(*id)).dump());
@@ -100,8 +100,8 @@ TEST_CASE("follow_events returns docker_unavailable when dockerd dies") {
   std::atomic<bool> stop{false};
   std::atomic<int> events{0};
   auto follower = std::async(std::launch::async, [&] {
-    return kn::docker::follow_events(dockerd.docker_host(), {{"type", {"container"}}},
-                                     [&](const nlohmann::json&) { ++events; }, stop);
+    return kn::docker::follow_events(
+        dockerd.docker_host(), {{"type", {"container"}}}, [&](const nlohmann::json&) { ++events; }, stop);
   });
   // Give the stream a moment to open, then kill dockerd (no containers run, so nothing is left).
   CHECK(follower.wait_for(300ms) == std::future_status::timeout);

@@ -52,7 +52,8 @@ class SilentServer {
       request.append(buf, static_cast<std::size_t>(n));
     }
     (void)::write(fd, response_.data(), response_.size());
-    while (!hang_up_ && ::read(fd, buf, sizeof buf) > 0) {}  // until the client goes away
+    while (!hang_up_ && ::read(fd, buf, sizeof buf) > 0) {
+    }  // until the client goes away
     closed_ = true;
     ::close(fd);
   }

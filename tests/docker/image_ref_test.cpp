@@ -1,6 +1,6 @@
 // Image references for pull, and the X-Registry-Auth value.
-#include "docker/container_api.hpp"
 #include "docker/image_ref.hpp"
+#include "docker/container_api.hpp"
 #include "support/catch_result.hpp"
 
 #include <openssl/evp.h>
@@ -61,5 +61,6 @@ TEST_CASE("X-Registry-Auth is base64url JSON with the four documented keys") {
   raw.resize(static_cast<std::size_t>(n));
   while (!raw.empty() && raw.back() == '\0') raw.pop_back();  // padding decodes to NULs
   const auto doc = nlohmann::json::parse(raw);
-  CHECK(doc == nlohmann::json{{"username", "u"}, {"password", "p?>?>?"}, {"email", ""}, {"serveraddress", "127.0.0.1:5000"}});
+  CHECK(doc ==
+        nlohmann::json{{"username", "u"}, {"password", "p?>?>?"}, {"email", ""}, {"serveraddress", "127.0.0.1:5000"}});
 }

@@ -3,10 +3,10 @@
 #include "docker/image_ref.hpp"
 #include "http/curl_transport.hpp"
 
+#include <unistd.h>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <boost/url/url.hpp>
-#include <unistd.h>
 
 #include <stdexcept>
 
@@ -17,7 +17,8 @@ constexpr const char* kBusybox = "/bin/busybox";
 constexpr const char* kTar = "/usr/bin/tar";
 
 // An Engine API URL on the dockerd socket (API 1.41: docker.io 20.10).
-std::string engine_url(std::string_view path, std::initializer_list<std::pair<std::string_view, std::string_view>> query) {
+std::string engine_url(std::string_view path,
+                       std::initializer_list<std::pair<std::string_view, std::string_view>> query) {
   boost::urls::url url("http://localhost");
   url.set_path("/v1.41" + std::string(path));
   for (const auto& [key, value] : query) {
@@ -49,8 +50,8 @@ void write_busybox_rootfs_tar(const std::filesystem::path& tar_file) {
   fs::permissions(root / "usr/bin/busybox", fs::perms(0755));
   // busybox picks the applet from argv[0], so a symlink per applet is the whole install.
   for (const char* applet : kBusyboxApplets) fs::create_symlink("/usr/bin/busybox", root / "bin" / applet);
-  auto made = run({kTar, "--numeric-owner", "--owner=0", "--group=0", "-C", root.path().string(), "-cf",
-                   tar_file.string(), "."});
+  auto made = run(
+      {kTar, "--numeric-owner", "--owner=0", "--group=0", "-C", root.path().string(), "-cf", tar_file.string(), "."});
   if (made.exit_code != 0) throw std::runtime_error("tar failed: " + made.err);
 }
 
@@ -77,7 +78,8 @@ void push_image(const Dockerd& dockerd, std::string_view reference, const std::o
   req.url = engine_url("/images/" + ref.name + "/push", {{"tag", ref.tag}});
   req.unix_socket = dockerd.socket().string();
   // dockerd requires the header even for a registry without authentication.
-  req.headers.emplace_back("X-Registry-Auth", docker::encode_registry_auth(auth.value_or(docker::RegistryAuth{}), ref.name));
+  req.headers.emplace_back("X-Registry-Auth",
+                           docker::encode_registry_auth(auth.value_or(docker::RegistryAuth{}), ref.name));
   req.timeout = std::chrono::seconds(60);
   http::CurlTransport transport;
   check_progress("pushing " + std::string(reference), transport.perform(req));
