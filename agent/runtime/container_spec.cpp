@@ -165,6 +165,19 @@ Result<json> create_body(const ServicePod& pod) {
   }
   if (pod.log_driver) hc["LogConfig"] = json{{"Type", *pod.log_driver}, {"Config", pod.log_opts}};
 
+  // Kontena keeps a stateful service's anonymous volumes in a data container that outlives
+  // re-creation (kontena v1.5.4: agent/lib/kontena/service_pods/creator.rb). This node does not
+  // make one yet, and removing the container with v=1 would lose the data: refuse instead.
+  if (pod.stateful) {
+    for (const auto& v : pod.volumes) {
+      if (!v.bind_mount && !v.name) {
+        return fail(Errc::pod_invalid,
+                    fmt::format("failed to create container {}: stateful services with anonymous volumes ({}) are not "
+                                "supported by this node yet; use a named volume or a bind mount",
+                                container_name(pod), v.path));
+      }
+    }
+  }
   json binds = json::array();
   json volumes = json::object();
   for (const auto& v : pod.volumes) {

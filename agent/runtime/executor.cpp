@@ -88,6 +88,20 @@ ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, con
       outcome.converged = true;
       return outcome;
     }
+    // The create body is checked before anything runs: a pod that cannot be created must not
+    // cost the old container (a recreate removes it first).
+    std::optional<nlohmann::json> body;
+    for (const auto& step : plan.steps) {
+      if (step.kind != StepKind::create) continue;
+      auto made = create_body(*desired);
+      if (!made) {
+        log::get("runtime")->warn("pod {}: {}", key.str(), made.error().message);
+        emit(reconciler.failed(desired, *observed, step, made.error()));
+        outcome.failure = made.error();
+        return outcome;
+      }
+      body = std::move(*made);
+    }
     std::string created;
     for (const auto& step : plan.steps) {
       log::get("runtime")->info("pod {}: {} {}", key.str(), to_string(step.kind),
@@ -102,11 +116,6 @@ ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, con
           break;
         }
         case StepKind::create: {
-          auto body = create_body(*desired);
-          if (!body) {
-            status = body.error();
-            break;
-          }
           auto id = api.create(container_name(*desired), *body);
           if (id) created = *id;
           else status = id.error();

@@ -184,3 +184,17 @@ TEST_CASE("container spec: ports are published on bridge only") {
   p.net = "container:db-1";
   CHECK_FALSE(body_of(p)["HostConfig"].contains("DnsSearch"));
 }
+
+TEST_CASE("container spec: a stateful pod with an anonymous volume is refused - its data would not survive") {
+  auto p = stress_pod();
+  p.stateful = true;
+  p.volumes = {{std::nullopt, "/data", "/var/data", std::nullopt, std::nullopt, {}}};
+  CHECK(create_body(p).has_value());
+  p.volumes.push_back({std::nullopt, std::nullopt, "/db", std::nullopt, std::nullopt, {}});
+  auto b = create_body(p);
+  REQUIRE_FALSE(b.has_value());
+  CHECK(b.error().is(Errc::pod_invalid));
+  CHECK(b.error().message.find("(/db)") != std::string::npos);
+  p.stateful = false;
+  CHECK(create_body(p).has_value());
+}
