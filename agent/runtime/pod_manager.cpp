@@ -82,19 +82,17 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
         master_(master),
         options_(options),
         clock_(options.clock != nullptr ? options.clock : &steady_),
-        pool_(std::make_shared<asio::thread_pool>(options.threads == 0 ? 1 : options.threads)),
+        pool_(std::make_unique<asio::thread_pool>(options.threads == 0 ? 1 : options.threads)),
         scan_(asio::make_strand(pool_->get_executor())),
         list_timer_(loop_),
         cleanup_timer_(loop_) {}
 
   // One pod's serial worker. `desired`, the reconciler, the API and the timer belong to the strand.
-  // Handlers still queued on the loop may hold the last reference to a worker after the
-  // manager is gone: the worker keeps the pool its strand runs on, and its timer is the loop's.
+  // Only `workers_` owns a worker; queued handlers hold weak references, so none outlives the
+  // pool its strand runs on (and no queued job keeps a worker, and so itself, alive).
   struct Worker {
-    Worker(std::shared_ptr<asio::thread_pool> p, PodKey k, Clock& clock, const asio::any_io_executor& loop)
-        : pool(std::move(p)), key(std::move(k)), strand(asio::make_strand(pool->get_executor())), reconciler(clock),
-          timer(loop) {}
-    std::shared_ptr<asio::thread_pool> pool;  // first: destroyed last
+    Worker(PodKey k, Strand s, Clock& clock, const asio::any_io_executor& loop)
+        : key(std::move(k)), strand(std::move(s)), reconciler(clock), timer(loop) {}
     PodKey key;
     Strand strand;
     std::optional<ServicePod> desired;
@@ -285,18 +283,27 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
 
   std::shared_ptr<Worker> worker(const PodKey& key) {
     auto& w = workers_[key];
-    if (!w) w = std::make_shared<Worker>(pool_, key, *clock_, loop_);
+    if (!w) w = std::make_shared<Worker>(key, asio::make_strand(pool_->get_executor()), *clock_, loop_);
     return w;
   }
 
   void dispatch(const PodKey& key, std::optional<ServicePod> desired) {
     auto w = worker(key);
     w->wanted = desired;
-    asio::post(w->strand, [self = weak(), w, desired = std::move(desired)]() mutable {
+    on_worker(w, [desired = std::move(desired)](Impl& self, const std::shared_ptr<Worker>& wp) mutable {
+      wp->desired = std::move(desired);
+      self.apply(wp);
+    });
+  }
+
+  // A job on the worker's strand, if the manager and the worker still exist when it runs.
+  template <class F>
+  void on_worker(const std::shared_ptr<Worker>& w, F f) {
+    asio::post(w->strand, [self = weak(), ww = std::weak_ptr<Worker>(w), f = std::move(f)]() mutable {
       auto s = self.lock();
-      if (!s || s->stopped_) return;
-      w->desired = std::move(desired);
-      s->apply(w);
+      auto wp = ww.lock();
+      if (!s || !wp || s->stopped_) return;
+      f(*s, wp);
     });
   }
 
@@ -306,14 +313,17 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
     auto* api = w->api.get(host_);
     if (api == nullptr) return;  // retried on the next list or when dockerd is back
     ReportSink sink;
-    sink.set_state = [this, w](const SetState& s) {
-      on_loop([w, s](Impl& self) {
+    sink.set_state = [this, ww = std::weak_ptr<Worker>(w)](const SetState& s) {
+      on_loop([ww, s](Impl& self) {
         self.master_.call(kSetState, json::array({self.node_id_, s.to_json()}),
-                          [wk = self.weak(), w, s](Result<json> r) {
+                          [wk = self.weak(), ww, s](Result<json> r) {
                             auto alive = wk.lock();
-                            if (!alive || alive->stopped_) return;
-                            if (!r) logger()->warn("failed to report the state of {}: {}", w->key.str(), r.error().message);
-                            asio::post(w->strand, [w, s, ok = r.has_value()] { w->reconciler.sent(s, ok); });
+                            auto wp = ww.lock();
+                            if (!alive || !wp || alive->stopped_) return;
+                            if (!r) logger()->warn("failed to report the state of {}: {}", wp->key.str(), r.error().message);
+                            alive->on_worker(wp, [s, ok = r.has_value()](Impl&, const std::shared_ptr<Worker>& w2) {
+                              w2->reconciler.sent(s, ok);
+                            });
                           });
       });
     };
@@ -334,9 +344,9 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
       }));
     }
     if (outcome.gone) {
-      on_loop([w](Impl& self) {
-        auto it = self.workers_.find(w->key);
-        if (it != self.workers_.end() && it->second == w && !w->wanted) self.workers_.erase(it);
+      on_loop([key = w->key, ww = std::weak_ptr<Worker>(w)](Impl& self) {
+        auto it = self.workers_.find(key);
+        if (it != self.workers_.end() && it->second == ww.lock() && !it->second->wanted) self.workers_.erase(it);
       });
     }
   }
@@ -347,15 +357,12 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
       logger()->warn("failed to restart service instance {}: no such pod on this node", key.str());
       return;
     }
-    auto w = it->second;
-    asio::post(w->strand, [self = weak(), w] {
-      auto s = self.lock();
-      if (!s || s->stopped_) return;
-      auto* api = w->api.get(s->host_);
+    on_worker(it->second, [](Impl& self, const std::shared_ptr<Worker>& w) {
+      auto* api = w->api.get(self.host_);
       if (api == nullptr) return;
       auto c = find_pod_container(*api, w->key);
       if (c && *c) w->reconciler.request_restart((*c)->id);
-      s->apply(w);
+      self.apply(w);
     });
   }
 
@@ -425,18 +432,15 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
       long v = 0;
       if (std::from_chars(e->second.data(), e->second.data() + e->second.size(), v).ec == std::errc()) exit_code = v;
     }
-    auto w = it->second;
-    asio::post(w->strand, [self = weak(), w, id, at, exit_code] {
-      auto s = self.lock();
-      if (!s || s->stopped_) return;
-      auto* api = w->api.get(s->host_);
+    on_worker(it->second, [id, at, exit_code](Impl& self, const std::shared_ptr<Worker>& w) {
+      auto* api = w->api.get(self.host_);
       if (api == nullptr) return;
       auto current = find_pod_container(*api, w->key);
       if (!current || !*current) return;
       if (auto crash = w->reconciler.died(w->desired, **current, id, at, exit_code)) {
         logger()->info("{}", crash->data);
-        s->on_loop([e = *crash](Impl& m) { m.master_.notify(kPodEvent, json::array({m.node_id_, e.to_json()})); });
-        s->apply(w);
+        self.on_loop([e = *crash](Impl& m) { m.master_.notify(kPodEvent, json::array({m.node_id_, e.to_json()})); });
+        self.apply(w);
       }
     });
   }
@@ -484,7 +488,7 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
   PodManagerOptions options_;
   SteadyClock steady_;
   Clock* clock_;
-  std::shared_ptr<asio::thread_pool> pool_;  // shared with the workers, which may outlive this
+  std::unique_ptr<asio::thread_pool> pool_;  // declared before workers_: outlives their strands
   Strand scan_;
   ApiSlot scan_api_;                  // scan strand
   std::set<std::string> known_ids_;   // scan strand
