@@ -45,6 +45,7 @@ class Category final : public boost::system::error_category {
       case Errc::docker_not_found: return "no such Docker container or image";
       case Errc::docker_conflict: return "Docker engine conflict";
       case Errc::docker_failed: return "Docker engine request failed";
+      case Errc::pod_invalid: return "invalid service pod";
     }
     return "unknown error";
   }
@@ -67,7 +68,8 @@ int exit_code_for(Errc e) noexcept {
     case Errc::docker_config_invalid:
     case Errc::label_invalid:
     case Errc::template_invalid:
-    case Errc::imds_token_required: return exit_code::config;
+    case Errc::imds_token_required:
+    case Errc::pod_invalid: return exit_code::config;
     case Errc::file_io: return exit_code::io;
     case Errc::master_rejected_token: return exit_code::token_rejected;
     case Errc::master_version: return exit_code::version;

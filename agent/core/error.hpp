@@ -46,6 +46,7 @@ enum class Errc {
   docker_not_found,       // the engine has no such container or image (HTTP 404)
   docker_conflict,        // the engine refused a name or state conflict (HTTP 409)
   docker_failed,          // any other engine error; the message carries Docker's "message"
+  pod_invalid,            // a service pod from the master has a key of the wrong type
 };
 
 }  // namespace kn

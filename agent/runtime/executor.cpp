@@ -1,0 +1,147 @@
+#include "runtime/executor.hpp"
+
+#include "core/logging.hpp"
+#include "docker/image_ref.hpp"
+#include "runtime/container_spec.hpp"
+
+#include <fmt/format.h>
+
+namespace kn::runtime {
+namespace {
+
+// A registry that does not answer gives up well before the master's 300 s deploy wait.
+constexpr std::chrono::seconds kPullLimit{120};
+// Each round either converges or changes the container; a few rounds cover pull -> recreate.
+constexpr int kMaxRounds = 4;
+
+Result<std::string> image_id_of(docker::ContainerApi& api, const std::string& ref) {
+  auto doc = api.inspect_image(ref);
+  if (!doc) return doc.error();
+  if (!doc->contains("Id") || !(*doc)["Id"].is_string()) {
+    return fail(Errc::docker_failed, fmt::format("failed to inspect image {}: no Id in the answer", ref));
+  }
+  return (*doc)["Id"].get<std::string>();
+}
+
+}  // namespace
+
+Result<std::optional<ObservedContainer>> find_pod_container(docker::ContainerApi& api, const PodKey& key) {
+  auto list = api.list({std::string(label::service_id) + "=" + key.service_id,
+                        std::string(label::instance_number) + "=" + std::to_string(key.instance_number),
+                        std::string(label::container_type) + "=container"});
+  if (!list) return list.error();
+  if (list->empty()) return std::optional<ObservedContainer>();
+  auto doc = api.inspect(list->front().id);
+  if (!doc) {
+    if (doc.error().is(Errc::docker_not_found)) return std::optional<ObservedContainer>();  // removed meanwhile
+    return doc.error();
+  }
+  auto c = observe_container(*doc);
+  if (!c) return c.error();
+  return std::optional<ObservedContainer>(std::move(*c));
+}
+
+Result<std::string> pull_image(docker::ContainerApi& api, const ServicePod& pod, const ReportSink& sink) {
+  const auto ref = image_reference(pod.image_name);
+  std::optional<docker::RegistryAuth> auth;
+  if (pod.image_credentials) {
+    auth = docker::RegistryAuth{pod.image_credentials->username, pod.image_credentials->password,
+                                pod.image_credentials->email, {}};
+  }
+  auto pulled = api.pull(ref, auth, kPullLimit);
+  if (pulled) return image_id_of(api, ref);
+  // The registry may be unreachable while the image is here already (kontena v1.5.4:
+  // agent/lib/kontena/workers/image_pull_worker.rb does the same after its retries).
+  auto local = image_id_of(api, ref);
+  if (!local) return pulled.error();
+  log::get("runtime")->warn("using the local image {} for {}: {}", ref, pod.key(), pulled.error().message);
+  if (sink.event) {
+    sink.event(PodEvent{pod.service_id, pod.instance_number, severity::warn, "service:pull_image",
+                        fmt::format("using the local image {}: {}", ref, pulled.error().message)});
+  }
+  return local;
+}
+
+ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, const PodKey& key,
+                       const std::optional<ServicePod>& desired, const ReportSink& sink) {
+  ApplyOutcome outcome;
+  auto emit = [&](const Plan& plan) {
+    if (sink.event) {
+      for (const auto& e : plan.events) sink.event(e);
+    }
+    if (plan.set_state) {
+      reconciler.sending(*plan.set_state);
+      if (sink.set_state) sink.set_state(*plan.set_state);
+    }
+  };
+  for (int round = 0; round < kMaxRounds; ++round) {
+    auto observed = find_pod_container(api, key);
+    if (!observed) {
+      outcome.failure = observed.error();
+      return outcome;
+    }
+    const auto plan = reconciler.plan(desired, *observed);
+    emit(plan);
+    outcome.wake_at = plan.wake_at;
+    outcome.gone = plan.gone;
+    if (plan.steps.empty()) {
+      outcome.converged = true;
+      return outcome;
+    }
+    // The create body is checked before anything runs: a pod that cannot be created must not
+    // cost the old container (a recreate removes it first).
+    std::optional<nlohmann::json> body;
+    for (const auto& step : plan.steps) {
+      if (step.kind != StepKind::create) continue;
+      auto made = create_body(*desired);
+      if (!made) {
+        log::get("runtime")->warn("pod {}: {}", key.str(), made.error().message);
+        emit(reconciler.failed(desired, *observed, step, made.error()));
+        outcome.failure = made.error();
+        return outcome;
+      }
+      body = std::move(*made);
+    }
+    std::string created;
+    for (const auto& step : plan.steps) {
+      log::get("runtime")->info("pod {}: {} {}", key.str(), to_string(step.kind),
+                                step.container_id.empty() ? (desired ? container_name(*desired) : std::string())
+                                                          : step.container_id);
+      Status status;
+      switch (step.kind) {
+        case StepKind::pull: {
+          auto id = pull_image(api, *desired, sink);
+          if (id) reconciler.pulled(*desired, *id);
+          else status = id.error();
+          break;
+        }
+        case StepKind::create: {
+          auto id = api.create(container_name(*desired), *body);
+          if (id) created = *id;
+          else status = id.error();
+          break;
+        }
+        case StepKind::start:
+          status = api.start(step.container_id.empty() ? created : step.container_id);
+          if (status) reconciler.started();
+          break;
+        case StepKind::stop: status = api.stop(step.container_id, step.grace); break;
+        case StepKind::restart:
+          status = api.restart(step.container_id, step.grace);
+          if (status) reconciler.started();
+          break;
+        case StepKind::remove: status = api.remove(step.container_id, step.remove_volumes, false); break;
+      }
+      if (!status) {
+        log::get("runtime")->warn("pod {}: {} failed: {}", key.str(), to_string(step.kind), status.error().message);
+        auto now = find_pod_container(api, key);
+        emit(reconciler.failed(desired, now ? *now : std::nullopt, step, status.error()));
+        outcome.failure = status.error();
+        return outcome;
+      }
+    }
+  }
+  return outcome;
+}
+
+}  // namespace kn::runtime

@@ -1,0 +1,50 @@
+// Carries one pod's plan out on the Docker Engine API: observe the pod's container, ask the
+// reconciler, run its steps, and again until nothing is left (or a step fails), handing the
+// reports to the caller. Runs on the pod's own serial worker; never on the master link's thread.
+#pragma once
+
+#include "docker/container_api.hpp"
+#include "runtime/reconciler.hpp"
+#include "runtime/service_pod.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace kn::runtime {
+
+// Which pod: the container is found by these labels, also when the pod is gone.
+struct PodKey {
+  std::string service_id;
+  int instance_number = 0;
+  std::string str() const { return service_id + "/" + std::to_string(instance_number); }
+  auto operator<=>(const PodKey&) const = default;
+};
+
+// Where the reports go (the pod manager forwards them to the master).
+struct ReportSink {
+  std::function<void(const SetState&)> set_state;  // the reconciler already counts it as in flight
+  std::function<void(const PodEvent&)> event;
+};
+
+struct ApplyOutcome {
+  std::optional<Clock::time_point> wake_at;  // crash backoff: apply again then
+  bool gone = false;                         // terminated and removed
+  bool converged = false;                    // nothing left to do
+  std::optional<Failure> failure;            // a step (or observing) failed: retried on the next trigger
+};
+
+// The pod's container: `all=1` filtered on the service id, instance number and
+// io.kontena.container.type=container; the first match wins. nullopt: there is none.
+Result<std::optional<ObservedContainer>> find_pod_container(docker::ContainerApi& api, const PodKey& key);
+
+// Pulls `image_name` (tag "latest" when it has none) with the pod's credentials; when the pull
+// fails and the image is present locally, the local one is used (a warning event says so).
+// Returns the image id the name now points to.
+Result<std::string> pull_image(docker::ContainerApi& api, const ServicePod& pod, const ReportSink& sink);
+
+// Up to a few observe -> plan -> steps rounds for one pod.
+ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, const PodKey& key,
+                       const std::optional<ServicePod>& desired, const ReportSink& sink);
+
+}  // namespace kn::runtime

@@ -1,0 +1,22 @@
+// How the runtime talks to the master: implemented by the command layer on the master link,
+// and by tests with a recorder. Calls and callbacks happen on the loop the PodManager is given.
+#pragma once
+
+#include "core/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+
+namespace kn::runtime {
+
+struct MasterPort {
+  virtual ~MasterPort() = default;
+  // A request; `done` runs exactly once with the result or a Failure (error reply, offline, timeout).
+  virtual void call(std::string method, nlohmann::json params, std::function<void(Result<nlohmann::json>)> done) = 0;
+  // A notification; dropped when offline.
+  virtual void notify(std::string method, nlohmann::json params) = 0;
+};
+
+}  // namespace kn::runtime

@@ -1,0 +1,15 @@
+# Tests of the runtime area (agent/runtime/).
+
+# The pod model, the container spec and the reconciler: no Docker.
+kn_add_test(runtime_unit_tests
+  runtime/service_pod_test.cpp
+  runtime/container_spec_test.cpp
+  runtime/reconciler_test.cpp
+  runtime/pod_manager_rpc_test.cpp)
+target_link_libraries(runtime_unit_tests PRIVATE kn_runtime)
+
+# The pod manager against a real dockerd (own bridge, busybox imported offline) and a
+# recording master port. Fails (never passes silently) without root and dockerd.
+kn_add_test(runtime_docker_tests
+  runtime/pod_manager_test.cpp)
+target_link_libraries(runtime_docker_tests PRIVATE kn_runtime kn_test_docker)
