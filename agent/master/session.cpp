@@ -349,7 +349,8 @@ void Session::on_response(const rpc::Response& resp, Actions& out) {
     }
     return;
   }
-  log::get("master")->debug("master answered {}: {}", p.method, resp.result.dump());
+  // Never the body: pods carry registry passwords and secrets.
+  log::get("master")->debug("master answered {}", p.method);
   if (p.tag) out.emplace_back(action::CallDone{*p.tag, resp.result});
 }
 

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 
@@ -249,12 +250,12 @@ TEST_CASE("service pods: a daemon stack lands on the ephemeral node and lives th
     CHECK(wait_until([&] { return service_containers(api, service).empty(); }, 30s));
     auto volumes = kn::test::run({"/usr/bin/docker", "-H", dockerd.docker_host(), "volume", "ls", "-q"});
     CHECK(volumes.out.find(volume) == std::string::npos);
-    CHECK_THAT(master.log(), Catch::Contains("service stopped service=stress/stress"));
+    // The master stopped the service first (notify ["stop"]), then deleted it (["terminate"]).
+    CHECK_THAT(master.log(), Catch::Contains("service stopped service=" + master.grid() + "/stress/stress"));
+    // The destroy event reached the master: the container record is gone.
     CHECK(wait_until([&] {
-      for (const auto& c : master.containers()["containers"]) {
-        if (c["id"] == id) return c["status"] == "deleted";
-      }
-      return false;
+      const auto all = master.containers();
+      return std::none_of(all.begin(), all.end(), [&](const json& c) { return c["id"] == id; });
     }, 10s));
   }
 

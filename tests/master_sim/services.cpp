@@ -430,6 +430,38 @@ int instance_count(ServiceStore& store, const Service& service, const std::vecto
   return count(used.size());
 }
 
+// The stack file's `volumes:` entries as the pod carries them (kontena v1.5.4:
+// server/app/serializers/rpc/service_pod_serializer.rb build_volumes): "/path" is an anonymous
+// volume {bind_mount: nil, path}, "/host:/path[:flags]" a bind mount, "name:/path[:flags]" a
+// named volume (driver local here: the simulator has no /node_volumes). Maps pass through.
+static Json pod_volumes(const Json& volumes) {
+  Json out = Json::array();
+  for (const auto& v : volumes) {
+    if (!v.is_string()) {
+      out.push_back(v);
+      continue;
+    }
+    std::vector<std::string> parts;
+    std::string text = v.get<std::string>();
+    for (std::size_t start = 0;;) {
+      const auto colon = text.find(':', start);
+      parts.push_back(text.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+    const Json flags = parts.size() > 2 ? Json(parts[2]) : Json(nullptr);
+    if (parts.size() == 1) {
+      out.push_back({{"bind_mount", nullptr}, {"path", parts[0]}, {"flags", nullptr}});
+    } else if (parts[0].starts_with("/")) {
+      out.push_back({{"bind_mount", parts[0]}, {"path", parts[1]}, {"flags", flags}});
+    } else {
+      out.push_back({{"name", parts[0]}, {"path", parts[1]}, {"flags", flags}, {"driver", "local"},
+                     {"driver_opts", Json::object()}});
+    }
+  }
+  return out;
+}
+
 Json service_pod(ServiceStore& store, const Service& s, const Instance& inst, const Node& host) {
   const std::string n = std::to_string(inst.number);
   // ServicePodSerializer#registry_name and #image_credentials.
@@ -484,6 +516,7 @@ Json service_pod(ServiceStore& store, const Service& s, const Instance& inst, co
   }
 
   Json pod = s.spec;
+  pod["volumes"] = pod_volumes(s.spec.value("volumes", Json::array()));
   pod.erase("health_check");
   pod.erase("hooks");
   pod.update({
