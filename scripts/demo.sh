@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README's main job, on the embedded defaults: starts the IMDS simulator, the Kontena
-# master simulator and, where it can, a private dockerd; runs kontena-agent against them;
-# prints the node as the master sees it; stops everything cleanly.
+# master simulator and, where it can, a private dockerd (on a bridge of its own) and a
+# docker-registry; runs kontena-agent against them; prints the node as the master sees it;
+# deploys the ASG example stack (daemon, affinity label==ephemeral=true, cpu_shares 100) with
+# its image from the loopback registry, shows it running, removes it; stops everything cleanly.
 #
 # Loopback only: every simulator listens on 127.0.0.1 and the agent is pointed at them
 # (AWS_EC2_METADATA_SERVICE_ENDPOINT, KONTENA_URL, DOCKER_HOST). Nothing else is contacted.
@@ -15,7 +17,7 @@ for b in kontena-agent kontena-master-sim; do
 done
 
 work=$(mktemp -d /tmp/kn-demo-XXXXXX)
-imds_pid="" master_pid="" dockerd_pid="" agent_pid=""
+imds_pid="" master_pid="" dockerd_pid="" agent_pid="" registry_pid="" bridge=""
 
 stop_pid() {  # stop_pid PID SECONDS: SIGTERM, then SIGKILL after SECONDS
   local pid=$1 limit=$2
@@ -33,7 +35,9 @@ cleanup() {
   stop_pid "$dockerd_pid" 20
   for c in $children; do stop_pid "$c" 5; done  # containerd outlives dockerd for a moment
   stop_pid "$imds_pid" 5
+  stop_pid "$registry_pid" 5
   wait 2>/dev/null || true
+  [[ -n $bridge ]] && ip link del "$bridge" 2>/dev/null || true
   # vfs/containerd may leave mounts under the private data root.
   grep -o " $work/[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done || true
   rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work"; }
@@ -46,12 +50,18 @@ wait_file() {  # wait_file PATH SECONDS
   return 1
 }
 
-rest() { python3 - "$@" <<'PY'
+rest() {  # rest URL [METHOD [JSON_BODY]]: prints the JSON reply
+  python3 - "$@" <<'PY'
 import json, sys, urllib.request
-with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+body = sys.argv[3].encode() if len(sys.argv) > 3 else None
+req = urllib.request.Request(sys.argv[1], data=body, method=sys.argv[2] if len(sys.argv) > 2 else "GET",
+                             headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(req, timeout=10) as r:
     print(json.dumps(json.load(r)))
 PY
 }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 echo "== 1. IMDS simulator (loopback)"
 python3 "$root/tests/support/imds_sim.py" --listen 127.0.0.1 --port 0 --port-file "$work/imds.port" --mode required \
@@ -82,9 +92,20 @@ elif ! command -v dockerd >/dev/null; then
 else
   mkdir -p "$work/docker"
   printf '{"deprecated-key-path": "%s"}\n' "$work/docker/key.json" >"$work/docker/daemon.json"
+  # Containers get a network on a bridge the demo makes and deletes (kndemoN, 10.213.20N.1/24);
+  # nothing else on the host is touched (no iptables, no ip_forward).
+  network=(--bridge=none)
+  for n in 0 1 2 3 4 5 6 7; do
+    if ip link add "kndemo$n" type bridge 2>/dev/null; then
+      bridge="kndemo$n"
+      ip addr add "10.213.20$n.1/24" dev "$bridge" && ip link set "$bridge" up
+      network=(--bridge="$bridge" --ip-forward=false --ip-masq=false)
+      break
+    fi
+  done
   dockerd --host="unix://$docker_sock" --config-file="$work/docker/daemon.json" \
     --data-root="$work/docker/data" --exec-root="$work/docker/exec" --pidfile="$work/docker/docker.pid" \
-    --bridge=none --iptables=false --ip6tables=false --storage-driver=vfs >"$work/docker/log" 2>&1 &
+    "${network[@]}" --iptables=false --ip6tables=false --storage-driver=vfs >"$work/docker/log" 2>&1 &
   dockerd_pid=$!
   for ((i = 0; i < 600; i++)); do
     curl -sf --unix-socket "$docker_sock" http://localhost/_ping >/dev/null 2>&1 && break
@@ -153,7 +174,72 @@ else
   echo "   Docker step $docker_note"
 fi
 
-echo "== 6. stop (SIGTERM)"
+if [[ -z $docker_note && -n $bridge ]] && command -v docker-registry >/dev/null && [[ -x /bin/busybox ]]; then
+  echo "== 6. the ASG example stack, its image from a loopback docker-registry"
+  reg_port=$(free_port)
+  registry="127.0.0.1:$reg_port"
+  cat >"$work/registry.yml" <<YML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $work/registry
+http:
+  addr: $registry
+YML
+  docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+  registry_pid=$!
+  for ((i = 0; i < 100; i++)); do curl -sf "http://$registry/v2/" >/dev/null && break; sleep 0.1; done
+  # A tiny image built offline: busybox-static and a few applet links. The stack keeps the
+  # example's name and settings; busybox cannot run `stress`, so its command is a sleep loop.
+  image="$registry/progrium/stress"
+  mkdir -p "$work/rootfs/bin" "$work/rootfs/usr/bin"
+  cp /bin/busybox "$work/rootfs/usr/bin/busybox"
+  for a in sh sleep; do ln -s /usr/bin/busybox "$work/rootfs/bin/$a"; done
+  tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+  docker_cli=(docker -H "unix://$docker_sock")
+  "${docker_cli[@]}" import "$work/rootfs.tar" "$image:latest" >/dev/null
+  "${docker_cli[@]}" push "$image:latest" >/dev/null
+  "${docker_cli[@]}" rmi "$image:latest" >/dev/null  # the node must pull it
+  echo "   registry http://$registry holds $image:latest"
+  stack=$(python3 -c '
+import json, sys
+print(json.dumps({"name": "stress", "services": [{
+    "name": "stress", "image": sys.argv[1], "cmd": ["sh", "-c", "while true; do sleep 1; done"],
+    "strategy": "daemon", "instances": 1, "affinity": ["label==ephemeral=true"], "cpu_shares": 100}]}))' "$image")
+  t0=$(date +%s%N)
+  rest "$master/v1/grids/demo/stacks" POST "$stack" >/dev/null
+  show=""
+  for ((i = 0; i < 600; i++)); do
+    show=$(rest "$master/v1/services/demo/stress/stress")
+    python3 -c '
+import json, sys
+s = json.loads(sys.argv[1]); i = s["instances"]
+sys.exit(0 if len(i) == 1 and i[0]["state"] == "running" and i[0]["rev"] and i[0]["rev"] == i[0]["deploy_rev"] else 1)' "$show" && break
+    sleep 0.1
+  done
+  echo "   kontena service show stress/stress (running after $(( ($(date +%s%N) - t0) / 1000000 )) ms):"
+  python3 -c '
+import json, sys
+s = json.loads(sys.argv[1])
+for i in s["instances"]:
+    print("     instance %d on %s: state %s, deploy_rev %r, rev %r, error %s" % (
+        i["instance_number"], i["node"], i["state"], i["deploy_rev"], i["rev"], i["error"]))
+    for c in i["containers"]:
+        print("       container %s %s (%s)" % (c["name"], c["id"][:12], c["status"]))' "$show"
+  echo "   on the engine: $("${docker_cli[@]}" ps --filter label=io.kontena.service.name=stress \
+    --format '{{.Names}} {{.Image}} {{.Status}}') | CpuShares $("${docker_cli[@]}" inspect -f '{{.HostConfig.CpuShares}}' stress.stress-1)"
+  rest "$master/v1/stacks/demo/stress" DELETE >/dev/null
+  for ((i = 0; i < 300; i++)); do
+    [[ -z $("${docker_cli[@]}" ps -aq --filter label=io.kontena.service.name=stress) ]] && break
+    sleep 0.1
+  done
+  left=$("${docker_cli[@]}" ps -aq --filter label=io.kontena.service.name=stress | wc -l)
+  echo "   kontena stack rm stress: $left container(s) left on the engine"
+else
+  echo "== 6. the example stack: skipped (needs the private dockerd with a bridge, docker-registry and busybox-static)"
+fi
+
+echo "== 7. stop (SIGTERM)"
 kill -TERM "$agent_pid"
 code=0
 wait "$agent_pid" || code=$?
