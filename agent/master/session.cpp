@@ -134,7 +134,7 @@ void Session::leave_connected(const std::string& why, Actions& out) {
 // The connection is gone for a reason that allows another try: wait a jittered backoff.
 void Session::link_lost(std::string why, Actions& out) {
   leave_connected(why, out);
-  // [k] websocket_client.rb reconnect!: the delay uses the attempt count before this
+  // kontena v1.5.4: agent/lib/kontena/websocket_client.rb reconnect!: the delay uses the attempt count before this
   // reconnect, so the first one after a handshake waits rand x 1 s.
   const auto delay = backoff_delay(attempt_, random_(), config_.backoff_cap);
   ++attempt_;
@@ -312,7 +312,7 @@ void Session::on(const event::Frame& e, Actions& out) {
 namespace {
 
 // The master's error object is {code, message}; the 501 of an unknown method has {code, error}
-// (reference/kontena-protocol.md section 3, "Errors").
+// (docs/protocol.md section 3, "Errors").
 std::string error_text(const rpc::Value& error) {
   std::string text;
   for (const char* key : {"message", "error"}) {
@@ -384,7 +384,7 @@ void Session::on(const event::Reply& e, Actions& out) {
   if (e.result) {
     response.result = *e.result;
   } else {
-    // [k] agent/lib/kontena/rpc_server.rb: a handler's failure goes back as {code: 500, message}.
+    // kontena v1.5.4: agent/lib/kontena/rpc_server.rb: a handler's failure goes back as {code: 500, message}.
     response.error = rpc::Value{{"code", 500}, {"message", e.result.error().message}};
   }
   out.emplace_back(action::Send{rpc::encode(response)});

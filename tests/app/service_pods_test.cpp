@@ -307,3 +307,23 @@ TEST_CASE("service pods: a missing image is reported through set_state and retri
   for (const auto& c : service_containers(api, service)) api.remove(c.id, true, true);
   CHECK(node.terminate() == std::optional<int>(0));
 }
+
+TEST_CASE("node id: a start with Docker down and a later one with Docker up are the same node to the master",
+          "[runtime][e2e]") {
+  REQUIRE(Dockerd::available());
+  MasterSim master;
+  Agent node("node-1", master, nullptr, true);  // Docker down: the id comes from the host
+  REQUIRE(master.wait_for_status("node-1", "online", 20s));
+  const auto first = master.node("node-1")["node_id"];
+  REQUIRE(first.is_string());
+  REQUIRE(node.terminate() == std::optional<int>(0));
+
+  Dockerd dockerd;  // now Docker answers, with an ID of its own
+  node.env = kn::test::merge(node.env, dockerd.env());
+  node.start();
+  REQUIRE(master.wait_for_status("node-1", "online", 20s));
+  CHECK(master.node("node-1")["node_id"] == first);
+  CHECK(master.nodes().size() == 1);  // no second node in the grid
+  CHECK(dockerd.info()["ID"] != first);
+  CHECK(node.terminate() == std::optional<int>(0));
+}

@@ -1,5 +1,5 @@
 // The master's checks of an agent's WebSocket upgrade, in the order of
-// websocket_backend.rb#on_open (reference/kontena-protocol.md section 2 and 5):
+// websocket_backend.rb#on_open (docs/protocol.md section 2 and 5):
 // version (4010, after master_info; an unparsable one is only logged), id/name (4000),
 // token (4004), grid token (4001/4005; a full grid is only logged) or else node token
 // (4002/4003/4006), clock window (4020, recorded on the node), then acceptance. Node records are created or claimed here, as the master does before

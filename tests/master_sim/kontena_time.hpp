@@ -1,6 +1,6 @@
 // Time stamps as Kontena writes them in the Kontena-Connected-At header and as the
 // simulator reports them in node JSON: "2018-08-10 12:34:56.123456789Z" (UTC, space
-// separator, nine fraction digits, "Z"). reference/kontena-protocol.md section 2.
+// separator, nine fraction digits, "Z"). docs/protocol.md section 2.
 #pragma once
 
 #include <chrono>

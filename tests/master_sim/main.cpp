@@ -1,5 +1,5 @@
 // kontena-master-sim: a Kontena master for tests, faithful to the agent-facing behaviour
-// in /work/shared/reference/kontena-protocol.md ("What a faithful master simulator must
+// in docs/protocol.md ("What a faithful master simulator must
 // do"). Loopback only. Tokens come from files and are never logged.
 #include "server.hpp"
 #include "tls.hpp"

@@ -1,5 +1,5 @@
 // The simulator's database: grids and host nodes with the fields and rules of the Kontena
-// master's Grid and HostNode models (reference/kontena-protocol.md sections 4 and 5).
+// master's Grid and HostNode models (docs/protocol.md sections 4 and 5).
 // Pure state, no I/O: the handshake, the RPC session and the REST API all change it
 // through these functions, on the one io_context thread.
 #pragma once

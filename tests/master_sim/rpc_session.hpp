@@ -2,7 +2,7 @@
 // verdict (handshake.hpp), then MessagePack-RPC in binary frames (master_info, node_info,
 // /nodes/update, /nodes/stats, 501 for the rest) and the master keepalive (ping every
 // ping_interval, 4030 without a pong, 4040/4041/4031 from the pong check).
-// reference/kontena-protocol.md sections 2-4.
+// docs/protocol.md sections 2-4.
 #pragma once
 
 #include "sim_state.hpp"

@@ -25,7 +25,7 @@ namespace kn::master_sim {
 
 using std::chrono::milliseconds;
 
-// Timings; defaults are the Kontena master's (reference/kontena-protocol.md sections 2, 5).
+// Timings; defaults are the Kontena master's (docs/protocol.md sections 2, 5).
 struct RuntimeConfig {
   milliseconds ping_interval{30'000};    // master keepalive ping
   milliseconds pong_timeout{5'000};      // WEBSOCKET_TIMEOUT: 4030 without a pong

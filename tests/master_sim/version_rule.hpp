@@ -2,7 +2,7 @@
 // requirement "~> MAJOR.MINOR.0" built from the master version (a fourth part such as
 // ".dev" is appended). So the major.minor must match, any patch level passes, and a
 // pre-release below MAJOR.MINOR.0 (e.g. "1.5.0.rc1" for a 1.5.x master) fails.
-// reference/kontena-protocol.md section 0 ([k] server/app/middlewares/websocket_backend.rb).
+// docs/protocol.md (kontena v1.5.4: server/app/middlewares/websocket_backend.rb).
 #pragma once
 
 #include <string>
