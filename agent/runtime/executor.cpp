@@ -23,6 +23,30 @@ Result<std::string> image_id_of(docker::ContainerApi& api, const std::string& re
   return (*doc)["Id"].get<std::string>();
 }
 
+// A stack file's `volumes_from: [data-%s]` names a service, not a container: Kontena tries
+// the name as given, then `<stack>-name` and `<stack>.name` (the container of service `data`
+// in stack `app` is `app.data-1`) and uses the first that exists
+// (kontena v1.5.4: agent/lib/kontena/service_pods/creator.rb). An optional :ro/:rw stays.
+void resolve_volumes_from(docker::ContainerApi& api, const ServicePod& pod, nlohmann::json& body) {
+  auto& from = body["HostConfig"]["VolumesFrom"];
+  if (!from.is_array()) return;
+  const auto stack_it = pod.labels.find("io.kontena.stack.name");
+  if (stack_it == pod.labels.end() || stack_it->second.empty()) return;
+  for (auto& entry : from) {
+    const std::string text = entry.get<std::string>();
+    const auto colon = text.rfind(':');
+    const bool has_mode = colon != std::string::npos && (text.substr(colon) == ":ro" || text.substr(colon) == ":rw");
+    const std::string name = has_mode ? text.substr(0, colon) : text;
+    const std::string mode = has_mode ? text.substr(colon) : std::string();
+    for (const auto& candidate : {name, stack_it->second + "-" + name, stack_it->second + "." + name}) {
+      if (api.inspect(candidate)) {
+        entry = candidate + mode;
+        break;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Result<std::optional<ObservedContainer>> find_pod_container(docker::ContainerApi& api, const PodKey& key) {
@@ -101,6 +125,7 @@ ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, con
         return outcome;
       }
       body = std::move(*made);
+      resolve_volumes_from(api, *desired, *body);
     }
     std::string created;
     for (const auto& step : plan.steps) {

@@ -471,3 +471,44 @@ TEST_CASE("pod manager: pulls with image_credentials from a registry with htpass
   CHECK(logs.text().find("wrong-Pw-1") == std::string::npos);
   CHECK(everything_sent(f.master).find(password) == std::string::npos);
 }
+
+TEST_CASE("pod manager: volumes_from names a service of the stack and finds its container") {
+  if (!Dockerd::available() || !kn::test::busybox_image_available()) FAIL(kNeedPeers);
+  Dockerd dockerd({.own_bridge = true});
+  const auto image = "127.0.0.1:" + std::to_string(kn::test::free_loopback_port()) + "/kn/busybox";
+  kn::test::import_busybox_image(dockerd, image + ":latest");
+  auto api = ContainerApi::connect(dockerd.docker_host());
+  REQUIRE(api);
+
+  Fixture f(dockerd.docker_host());
+  const std::string rev = "2026-11-30 11:00:00 UTC";
+  json data = stress_pod(image, rev);
+  data["id"] = "svc2/1";
+  data["service_id"] = "svc2";
+  data["service_name"] = "stress.data";
+  data["hostname"] = "data-1";
+  data["labels"]["io.kontena.service.id"] = "svc2";
+  data["volumes"] = json::array({{{"bind_mount", nullptr}, {"path", "/shared"}, {"flags", nullptr}}});
+  json app = stress_pod(image, rev);
+  app["volumes"] = json::array();
+  app["volumes_from"] = json::array({"data-%s:ro"});
+  f.master.pods = json::array({data, app});
+  f.start();
+  // Until data's container exists the name cannot be resolved; each list tries again.
+  auto last_notice = std::chrono::steady_clock::now();
+  REQUIRE(f.until([&] {
+    if (f.state_sent("running", rev)) return true;
+    if (std::chrono::steady_clock::now() - last_notice > 500ms) {
+      f.notify_update();
+      last_notice = std::chrono::steady_clock::now();
+    }
+    return false;
+  }));
+  auto doc = running_container(*api);
+  REQUIRE(doc.has_value());
+  CHECK((*doc)["HostConfig"]["VolumesFrom"] == json::array({"stress.data-1:ro"}));
+  bool shared = false;
+  for (const auto& m : (*doc)["Mounts"]) shared = shared || m.value("Destination", "") == "/shared";
+  CHECK(shared);
+  f.manager->stop();
+}
