@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -39,8 +40,16 @@ Registry::Registry(RegistryOptions options) {
   // Configuration reference: https://distribution.github.io/distribution/about/configuration/
   std::string auth;
   if (!options.username.empty()) {
-    // -C 4: the lowest bcrypt cost keeps each authenticated request fast in tests.
-    auto made = run({kHtpasswd, "-Bbn", "-C", "4", options.username, options.password});
+    // -C 4: the lowest bcrypt cost keeps each authenticated request fast in tests. -i reads
+    // the password from stdin (a 0600 file here), so it is in no process's argv.
+    const auto secret = dir_ / "password";
+    {
+      std::ofstream(secret) << options.password << "\n";
+    }
+    std::filesystem::permissions(secret, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    auto made = run({"/bin/sh", "-c", std::string(kHtpasswd) + " -iBn -C 4 \"$1\" < \"$2\"", "htpasswd",
+                     options.username, secret.string()});
+    std::filesystem::remove(secret);
     if (made.exit_code != 0) throw std::runtime_error("htpasswd failed: " + made.err);
     std::ofstream(dir_ / "htpasswd") << made.out;
     auth = "auth:\n  htpasswd:\n    realm: kn-test\n    path: " + (dir_ / "htpasswd").string() + "\n";
