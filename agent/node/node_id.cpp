@@ -22,20 +22,15 @@ Result<NodeId> choose_node_id(const NodeIdSources& sources) {
     return NodeId{*sources.pinned, "KONTENA_NODE_ID"};
   }
   const auto& path = sources.state_file;
-  auto stored = read_file(path);
-  if (!stored) {
-    return std::move(stored).error().context("failed to read the node id file " + path.string() +
-                                             " (set KONTENA_STATE_DIR to a directory the agent can write)");
-  }
-  if (*stored) {
-    std::string id = **stored;
-    while (!id.empty() && (id.back() == '\n' || id.back() == '\r')) id.pop_back();
-    if (id.empty() || id.find_first_of("\r\n") != std::string::npos) {
-      return fail(Errc::config_invalid, "failed to read the node id file " + path.string() +
-                                            ": it must hold one node id on one line; remove it to choose a new id "
-                                            "(the master then sees a new node)");
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    // One id on one line: the rules of the one-line token files.
+    auto stored = read_token_file(path);
+    if (!stored) {
+      return std::move(stored).error().context("failed to read the node id file " + path.string() +
+                                               " (remove it to choose a new id; the master then sees a new node)");
     }
-    return NodeId{std::move(id), path.string()};
+    return NodeId{std::move(*stored), path.string()};
   }
   NodeId chosen = sources.docker_id ? NodeId{*sources.docker_id, "Docker info ID"}
                                     : NodeId{sources.host_derived, "derived from the host"};

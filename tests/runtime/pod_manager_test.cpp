@@ -147,6 +147,12 @@ struct Fixture {
   }
 };
 
+// An image named after a loopback port nobody listens on: the executor's pull fails at once and,
+// once `import_busybox_image` put it there, the local copy is used.
+std::string unreachable_image(const std::string& repository) {
+  return "127.0.0.1:" + std::to_string(kn::test::free_loopback_port()) + "/kn/" + repository;
+}
+
 std::vector<kn::docker::ContainerSummary> pod_containers(ContainerApi& api) {
   auto list = api.list({"io.kontena.service.id=svc1", "io.kontena.container.type=container"});
   REQUIRE(list.has_value());
@@ -166,7 +172,7 @@ std::optional<json> running_container(ContainerApi& api) {
 TEST_CASE("pod manager: runs the listed pod, adopts it after an agent restart, restarts it after a crash, removes it when unlisted") {
   if (!Dockerd::available() || !kn::test::busybox_image_available()) FAIL(kNeedPeers);
   Dockerd dockerd({.own_bridge = true});
-  const auto image = "127.0.0.1:" + std::to_string(kn::test::free_loopback_port()) + "/kn/busybox";
+  const auto image = unreachable_image("busybox");
   kn::test::import_busybox_image(dockerd, image + ":latest");
   auto api = ContainerApi::connect(dockerd.docker_host());
   REQUIRE(api);
@@ -322,7 +328,7 @@ TEST_CASE("pod manager: runs the listed pod, adopts it after an agent restart, r
 TEST_CASE("pod manager: a missing image is reported with set_state and retried") {
   if (!Dockerd::available() || !kn::test::busybox_image_available()) FAIL(kNeedPeers);
   Dockerd dockerd({.own_bridge = true});
-  const auto image = "127.0.0.1:" + std::to_string(kn::test::free_loopback_port()) + "/kn/missing";
+  const auto image = unreachable_image("missing");
   auto api = ContainerApi::connect(dockerd.docker_host());
   REQUIRE(api);
 
@@ -369,7 +375,7 @@ std::vector<std::string> cmdline_of(pid_t pid) {
 TEST_CASE("pod manager: after dockerd restarts the pod runs again - the event stream is re-opened") {
   if (!Dockerd::available() || !kn::test::busybox_image_available()) FAIL(kNeedPeers);
   Dockerd dockerd({.own_bridge = true});
-  const auto image = "127.0.0.1:" + std::to_string(kn::test::free_loopback_port()) + "/kn/busybox";
+  const auto image = unreachable_image("busybox");
   kn::test::import_busybox_image(dockerd, image + ":latest");
 
   Fixture f(dockerd.docker_host());
@@ -475,7 +481,7 @@ TEST_CASE("pod manager: pulls with image_credentials from a registry with htpass
 TEST_CASE("pod manager: volumes_from names a service of the stack and finds its container") {
   if (!Dockerd::available() || !kn::test::busybox_image_available()) FAIL(kNeedPeers);
   Dockerd dockerd({.own_bridge = true});
-  const auto image = "127.0.0.1:" + std::to_string(kn::test::free_loopback_port()) + "/kn/busybox";
+  const auto image = unreachable_image("busybox");
   kn::test::import_busybox_image(dockerd, image + ":latest");
   auto api = ContainerApi::connect(dockerd.docker_host());
   REQUIRE(api);
