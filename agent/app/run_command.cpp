@@ -164,8 +164,11 @@ int run_command(const AgentOptions& options) {
 
   // The service pods the master schedules onto this node (docs/runtime.md).
   LinkPort port;
-  runtime::PodManager pods(ioc.get_executor(), apply.docker_host, node_id, port);
-  session.served_methods = runtime::PodManager::served_methods();
+  runtime::PodManagerOptions pod_options;
+  pod_options.state_dir = options.state_dir;
+  runtime::PodManager pods(ioc.get_executor(), apply.docker_host, node_id, port, pod_options);
+  // Day-two services (docs/runtime.md) are added here, before the served methods are read.
+  session.served_methods = pods.served_methods();
 
   master::LinkHooks hooks;
   hooks.on_master_call = [&](const master::MasterCall& call) {

@@ -110,6 +110,7 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
 
   void stop() {
     if (stopped_.exchange(true)) return;
+    for (auto& s : services_) s->stop();
     list_timer_.cancel();
     cleanup_timer_.cancel();
     if (events_.joinable()) events_.join();
@@ -139,7 +140,35 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
       restart(PodKey{params[0].get<std::string>(), params[1].get<int>()});
       return;
     }
+    for (auto& s : services_) {
+      if (s->methods().contains(method)) {
+        s->on_master_call(request_id, method, params, reply);
+        return;
+      }
+    }
     answer(fail(Errc::usage, fmt::format("failed to serve {}: not a runtime method", method)));
+  }
+
+  std::set<std::string> served_methods() const {
+    std::set<std::string> all{kNotifyUpdate, kRestart};
+    for (const auto& s : services_) all.merge(s->methods());
+    return all;
+  }
+
+  void add_service(std::shared_ptr<RuntimeService> s) { services_.push_back(std::move(s)); }
+
+  RuntimeContext context() {
+    RuntimeContext c;
+    c.loop = loop_;
+    c.docker_host = host_;
+    c.node_id = node_id_;
+    c.master = &master_;
+    c.state_dir = options_.state_dir;
+    c.restart_instance = [w = weak()](const std::string& service_id, int n, const std::string& container_id,
+                                      const std::string& started_at) {
+      if (auto self = w.lock()) self->restart_if_current(PodKey{service_id, n}, container_id, started_at);
+    };
+    return c;
   }
 
   void on_master_info() {
@@ -157,9 +186,13 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
     online_ = true;
     request_list();
     arm_list();
+    for (auto& s : services_) s->on_online();
   }
 
-  void on_link_lost() { online_ = false; }
+  void on_link_lost() {
+    online_ = false;
+    for (auto& s : services_) s->on_offline();
+  }
 
   std::size_t worker_count() const { return workers_.size(); }
 
@@ -193,9 +226,48 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
       return;
     }
     on_loop([doc = std::move(*doc)](Impl& self) {
+      self.tell_running(doc);
       self.master_.call(kSave, json::array({json{{"node", self.node_id_}, {"container", doc}}}), [](Result<json> r) {
         if (!r) logger()->debug("failed to save a container on the master: {}", r.error().message);
       });
+    });
+  }
+
+  // A service container that runs goes to the services.
+  void tell_running(const json& doc) {
+    if (services_.empty() || !doc.contains("State") || !doc["State"].is_object() ||
+        !doc["State"].value("Running", false) || !doc.contains("Config") || !doc["Config"].is_object())
+      return;
+    std::map<std::string, std::string> labels;
+    if (const auto& l = doc["Config"]["Labels"]; l.is_object()) {
+      for (const auto& [k, v] : l.items()) {
+        if (v.is_string()) labels[k] = v.get<std::string>();
+      }
+    }
+    auto key = key_of_labels(labels);
+    if (!key) return;
+    ServiceContainer c;
+    c.id = doc.value("Id", "");
+    c.name = doc.value("Name", "");
+    if (!c.name.empty() && c.name.front() == '/') c.name.erase(0, 1);
+    c.service_id = key->service_id;
+    c.instance_number = key->instance_number;
+    c.inspect = doc;
+    for (auto& s : services_) s->on_container_running(c);
+  }
+
+  // The health checks' restart: as `kontena service restart` does, unless the container was
+  // replaced or restarted since the probe (stale results are ignored).
+  void restart_if_current(const PodKey& key, const std::string& container_id, const std::string& started_at) {
+    auto it = workers_.find(key);
+    if (it == workers_.end()) return;
+    on_worker(it->second, [container_id, started_at](Impl& self, const std::shared_ptr<Worker>& w) {
+      auto* api = w->api.get(self.host_);
+      if (api == nullptr) return;
+      auto c = find_pod_container(*api, w->key);
+      if (!c || !*c || (*c)->id != container_id || (*c)->started_at != parse_docker_time(started_at)) return;
+      w->reconciler.request_restart(container_id);
+      self.apply(w);
     });
   }
 
@@ -412,6 +484,9 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
     if (status != "destroy") {
       post_scan([id](Impl& self, docker::ContainerApi& api) { self.save_container(api, id); });
     }
+    if (status == "die" || status == "destroy") {
+      for (auto& s : services_) s->on_container_stopped(id);
+    }
     if (status != "die") return;
     std::map<std::string, std::string> attributes;
     if (ev.contains("Actor") && ev["Actor"].contains("Attributes") && ev["Actor"]["Attributes"].is_object()) {
@@ -496,6 +571,7 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
   asio::steady_timer cleanup_timer_;
   std::map<PodKey, std::shared_ptr<Worker>> workers_;  // loop
   std::set<std::string> pending_cleanup_;              // loop
+  std::vector<std::shared_ptr<RuntimeService>> services_;  // loop (fixed after start)
   bool online_ = false, list_in_flight_ = false, list_again_ = false, list_armed_ = false;
   std::atomic<bool> stopped_{false};
   std::thread events_;
@@ -507,10 +583,9 @@ PodManager::PodManager(asio::any_io_executor loop, std::string docker_host, std:
 
 PodManager::~PodManager() { impl_->stop(); }
 
-const std::set<std::string>& PodManager::served_methods() {
-  static const std::set<std::string> methods{kNotifyUpdate, kRestart};
-  return methods;
-}
+std::set<std::string> PodManager::served_methods() const { return impl_->served_methods(); }
+void PodManager::add_service(std::shared_ptr<RuntimeService> service) { impl_->add_service(std::move(service)); }
+RuntimeContext PodManager::context() const { return impl_->context(); }
 
 void PodManager::start() { impl_->start(); }
 void PodManager::stop() { impl_->stop(); }

@@ -10,6 +10,7 @@
 
 #include "core/clock.hpp"
 #include "runtime/master_port.hpp"
+#include "runtime/runtime_service.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <nlohmann/json.hpp>
@@ -30,6 +31,7 @@ struct PodManagerOptions {
   std::chrono::milliseconds docker_retry{1000};       // re-open the event stream after dockerd went away
   std::size_t threads = 2;                            // Docker workers (pods share them, one at a time each)
   Clock* clock = nullptr;                             // crash backoff; nullptr: the steady clock
+  std::filesystem::path state_dir;                    // handed to the services (RuntimeContext)
 };
 
 class PodManager {
@@ -40,8 +42,15 @@ class PodManager {
   PodManager(const PodManager&) = delete;
   PodManager& operator=(const PodManager&) = delete;
 
-  // The master methods this service answers (the link answers the others with 501).
-  static const std::set<std::string>& served_methods();
+  // The master methods this runtime answers, its services' included (the link answers the
+  // others with 501).
+  std::set<std::string> served_methods() const;
+
+  // A day-two service (logs, health, ...): gets its methods routed and the service containers'
+  // lifecycle. Call before start(); the PodManager stops it.
+  void add_service(std::shared_ptr<RuntimeService> service);
+  // What the services are built with.
+  RuntimeContext context() const;
 
   // Follows Docker's events and starts the cleanup schedule. Pods are applied after the first
   // successful list (which needs node_info), so a restarted agent adopts its containers.

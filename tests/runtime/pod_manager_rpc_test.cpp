@@ -40,8 +40,25 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("pod manager rpc: serves notify_update and restart only") {
-  CHECK(PodManager::served_methods() == std::set<std::string>{"/service_pods/notify_update", "/service_pods/restart"});
+TEST_CASE("pod manager rpc: serves notify_update and restart, and what its services serve") {
+  Fixture f;
+  CHECK(f.manager.served_methods() == std::set<std::string>{"/service_pods/notify_update", "/service_pods/restart"});
+
+  struct Echo : RuntimeService {
+    std::set<std::string> methods() const override { return {"/test/echo"}; }
+    void on_master_call(std::optional<std::uint32_t>, const std::string&, const nlohmann::json& params,
+                        std::function<void(Result<nlohmann::json>)> reply) override {
+      reply(params);
+    }
+  };
+  f.manager.add_service(std::make_shared<Echo>());
+  CHECK(f.manager.served_methods().contains("/test/echo"));
+  std::optional<Result<nlohmann::json>> answer;
+  f.manager.on_master_call(7, "/test/echo", nlohmann::json::array({1, 2}),
+                           [&](Result<nlohmann::json> r) { answer = std::move(r); });
+  REQUIRE(answer);
+  REQUIRE(answer->has_value());
+  CHECK(**answer == nlohmann::json::array({1, 2}));
 }
 
 TEST_CASE("pod manager rpc: notify_update is answered with {} at once - even with Docker down") {
