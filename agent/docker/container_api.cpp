@@ -301,4 +301,91 @@ Result<nlohmann::json> ContainerApi::inspect_image(std::string_view image) {
   return parse_json(what, *response);
 }
 
+// ---- lifecycle hooks ----
+
+namespace {
+
+// "/exec/ID/SUFFIX" with ID as one percent-encoded path segment.
+std::string exec_path(std::string_view id, std::string_view suffix) {
+  boost::urls::url path;
+  path.set_path("/exec");
+  path.segments().push_back(id);
+  path.segments().push_back(suffix);
+  return std::string(path.encoded_path());
+}
+
+}  // namespace
+
+// Both answers are Docker's multiplexed stream (no TTY was asked for); a frame cut off at the
+// end means the engine went away mid-answer.
+Status ContainerApi::logs(std::string_view id, const OutputSink& on_output, std::chrono::seconds limit) {
+  const std::string what = "read the output of container " + quoted(id);
+  http::Request request;
+  request.url = api_url(engine_, container_path(id, "logs"), {{"stdout", "1"}, {"stderr", "1"}});
+  request.unix_socket = engine_.socket_path();
+  request.timeout = limit;
+  OutputFrames frames;
+  auto response = transport_->perform_stream(request, [&](std::string_view chunk) {
+    frames.feed(chunk, on_output);
+    return true;
+  });
+  if (!response) return unreachable(what, response.error());
+  if (response->status != 200) return engine_failure(what, *response);
+  return {};
+}
+
+Result<std::string> ContainerApi::exec_create(std::string_view id, const std::vector<std::string>& cmd) {
+  const std::string what = "create an exec in container " + quoted(id);
+  const nlohmann::json body = {{"Cmd", cmd}, {"AttachStdin", false}, {"AttachStdout", true},
+                               {"AttachStderr", true}, {"Tty", false}};
+  auto response = send(what, "POST", api_url(engine_, container_path(id, "exec")), kCallTimeout, body.dump());
+  if (!response) return response.error();
+  if (response->status != 201) return engine_failure(what, *response);
+  auto doc = parse_json(what, *response);
+  if (!doc) return doc.error();
+  if (!doc->is_object() || !(*doc)["Id"].is_string()) {
+    return fail(Errc::docker_failed, "failed to " + what + ": the answer has no \"Id\"");
+  }
+  return (*doc)["Id"].get<std::string>();
+}
+
+// Without an `Upgrade` header the engine answers 200 and writes the output on the hijacked
+// connection, closing it when the command ends
+// (https://docs.docker.com/engine/api/v1.41/#tag/Exec/operation/ExecStart).
+Status ContainerApi::exec_start(std::string_view exec_id, const OutputSink& on_output, std::chrono::seconds limit) {
+  const std::string what = "run exec " + quoted(exec_id);
+  http::Request request;
+  request.method = "POST";
+  request.url = api_url(engine_, exec_path(exec_id, "start"));
+  request.unix_socket = engine_.socket_path();
+  request.timeout = limit;
+  request.body = nlohmann::json{{"Detach", false}, {"Tty", false}}.dump();
+  request.headers.emplace_back("Content-Type", "application/json");
+  OutputFrames frames;
+  auto response = transport_->perform_stream(request, [&](std::string_view chunk) {
+    frames.feed(chunk, on_output);
+    return true;
+  });
+  if (!response && response.error().is(Errc::http_timeout)) {
+    return fail(Errc::http_timeout,
+                "failed to " + what + ": still running after " + std::to_string(limit.count()) + " s");
+  }
+  if (!response) return unreachable(what, response.error());
+  if (response->status != 200) return engine_failure(what, *response);
+  return {};
+}
+
+Result<long> ContainerApi::exec_exit_code(std::string_view exec_id) {
+  const std::string what = "inspect exec " + quoted(exec_id);
+  auto response = send(what, "GET", api_url(engine_, exec_path(exec_id, "json")), kCallTimeout);
+  if (!response) return response.error();
+  if (response->status != 200) return engine_failure(what, *response);
+  auto doc = parse_json(what, *response);
+  if (!doc) return doc.error();
+  if (!doc->is_object() || !(*doc)["ExitCode"].is_number_integer()) {
+    return fail(Errc::docker_failed, "failed to " + what + ": the answer has no \"ExitCode\" (still running?)");
+  }
+  return (*doc)["ExitCode"].get<long>();
+}
+
 }  // namespace kn::docker

@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "docker/engine_client.hpp"
 #include "docker/event_stream.hpp"
+#include "docker/output_frames.hpp"
 #include "http/curl_transport.hpp"
 
 #include <nlohmann/json.hpp>
@@ -43,6 +44,18 @@ class ContainerApi {                 // not thread-safe: one per thread (owns it
   // X-Registry-Auth (base64url JSON) when auth is set; errors inside the progress stream are failures.
   Status pull(std::string_view image, const std::optional<RegistryAuth>& auth, std::chrono::seconds limit);
   Result<nlohmann::json> inspect_image(std::string_view image);    // 404 -> Errc::docker_not_found
+
+  // ---- lifecycle hooks ----
+  // GET /containers/ID/logs?stdout=1&stderr=1 of a container without a TTY, demultiplexed;
+  // everything it wrote so far (call it after `wait`).
+  Status logs(std::string_view id, const OutputSink& on_output, std::chrono::seconds limit);
+  // POST /containers/ID/exec {Cmd, AttachStdout, AttachStderr}: the exec instance's id.
+  Result<std::string> exec_create(std::string_view id, const std::vector<std::string>& cmd);
+  // POST /exec/ID/start {Detach: false}: streams the command's output until it ends (past
+  // `limit`: Errc::http_timeout, the command may still run).
+  Status exec_start(std::string_view exec_id, const OutputSink& on_output, std::chrono::seconds limit);
+  // GET /exec/ID/json: ExitCode, once the command ended.
+  Result<long> exec_exit_code(std::string_view exec_id);
 
  private:
   ContainerApi(std::unique_ptr<http::CurlTransport> transport, EngineClient engine)

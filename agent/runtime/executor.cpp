@@ -3,6 +3,7 @@
 #include "core/logging.hpp"
 #include "docker/image_ref.hpp"
 #include "runtime/container_spec.hpp"
+#include "runtime/lifecycle_hooks.hpp"
 
 #include <fmt/format.h>
 
@@ -45,6 +46,14 @@ void resolve_volumes_from(docker::ContainerApi& api, const ServicePod& pod, nloh
       }
     }
   }
+}
+
+// The labels that name the instance in hook reports: the pod's, or the container's when the
+// pod has left the list.
+std::map<std::string, std::string> instance_labels(const std::optional<ServicePod>& desired,
+                                                   const std::optional<ObservedContainer>& observed) {
+  if (desired) return container_labels(*desired);
+  return observed ? observed->labels : std::map<std::string, std::string>{};
 }
 
 }  // namespace
@@ -98,6 +107,7 @@ ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, con
       if (sink.set_state) sink.set_state(*plan.set_state);
     }
   };
+  if (desired) reconciler.track_hooks(*desired);
   for (int round = 0; round < kMaxRounds; ++round) {
     auto observed = find_pod_container(api, key);
     if (!observed) {
@@ -113,10 +123,11 @@ ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, con
       return outcome;
     }
     // The create body is checked before anything runs: a pod that cannot be created must not
-    // cost the old container (a recreate removes it first).
+    // cost the old container (a recreate removes it first). pre_start hook containers are
+    // made from it too.
     std::optional<nlohmann::json> body;
     for (const auto& step : plan.steps) {
-      if (step.kind != StepKind::create) continue;
+      if ((step.kind != StepKind::create && step.kind != StepKind::pre_start) || body) continue;
       auto made = create_body(*desired);
       if (!made) {
         log::get("runtime")->warn("pod {}: {}", key.str(), made.error().message);
@@ -156,6 +167,13 @@ ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, con
           if (status) reconciler.started();
           break;
         case StepKind::remove: status = api.remove(step.container_id, step.remove_volumes, false); break;
+        case StepKind::pre_start: status = run_pre_start_hooks(api, *desired, *body, step, reconciler, sink); break;
+        case StepKind::post_start:
+        case StepKind::pre_stop: {
+          const auto& id = step.container_id.empty() ? created : step.container_id;
+          run_exec_hooks(api, instance_labels(desired, *observed), id, step, reconciler, sink);
+          break;
+        }
       }
       if (!status) {
         log::get("runtime")->warn("pod {}: {} failed: {}", key.str(), to_string(step.kind), status.error().message);

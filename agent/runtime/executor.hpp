@@ -4,12 +4,14 @@
 #pragma once
 
 #include "docker/container_api.hpp"
+#include "runtime/log_line.hpp"
 #include "runtime/reconciler.hpp"
 #include "runtime/service_pod.hpp"
 
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace kn::runtime {
 
@@ -25,6 +27,13 @@ struct PodKey {
 struct ReportSink {
   std::function<void(const SetState&)> set_state;  // the reconciler already counts it as in flight
   std::function<void(const PodEvent&)> event;
+  // ---- lifecycle hooks ----
+  std::string node_id;  // the first parameter of the node's requests
+  // A request to the master; blocks the worker until the answer (or a Failure: offline, error
+  // reply, no answer within a bounded time, the agent stopping). Never call it on the loop.
+  std::function<Result<nlohmann::json>(const std::string& method, const nlohmann::json& params)> call_master;
+  // One /containers/log_batch notification of at most kMaxLogBatch lines.
+  std::function<void(const std::vector<LogLine>&)> log_batch;
 };
 
 struct ApplyOutcome {

@@ -15,7 +15,9 @@
 
 #include <atomic>
 #include <charconv>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <thread>
 
 namespace kn::runtime {
@@ -33,6 +35,9 @@ constexpr const char* kContainerEvent = "/containers/event";
 constexpr const char* kCleanup = "/containers/cleanup";
 constexpr const char* kNotifyUpdate = "/service_pods/notify_update";
 constexpr const char* kRestart = "/service_pods/restart";
+// A worker waits this long for the master's answer to its request (the link's own request
+// timeout is shorter, so this only bounds a lost callback).
+constexpr std::chrono::seconds kMasterCallLimit{60};
 
 std::shared_ptr<spdlog::logger> logger() { return log::get("runtime"); }
 
@@ -402,6 +407,13 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
     sink.event = [this](const PodEvent& e) {
       on_loop([e](Impl& self) { self.master_.notify(kPodEvent, json::array({self.node_id_, e.to_json()})); });
     };
+    sink.node_id = node_id_;
+    sink.call_master = [this](const std::string& method, const json& params) { return call_master(method, params); };
+    sink.log_batch = [this](const std::vector<LogLine>& lines) {
+      json batch = json::array();
+      for (const auto& l : lines) batch.push_back(l.to_json());
+      on_loop([batch = std::move(batch)](Impl& self) { self.master_.notify(kLogBatch, json::array({batch})); });
+    };
     const auto outcome = apply_pod(*api, w->reconciler, w->key, w->desired, sink);
     w->api.check(outcome.failure);
     if (outcome.wake_at) {
@@ -421,6 +433,35 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
         if (it != self.workers_.end() && it->second == ww.lock() && !it->second->wanted) self.workers_.erase(it);
       });
     }
+  }
+
+  // A worker's blocking request (oneshot hooks): made on the loop, waited for here. The wait
+  // is bounded and ends when the manager stops, whose stop() on the loop joins the workers.
+  Result<json> call_master(const std::string& method, const json& params) {
+    struct Answer {
+      std::mutex mutex;
+      std::condition_variable done;
+      std::optional<Result<json>> result;
+    };
+    auto answer = std::make_shared<Answer>();
+    on_loop([method, params, answer](Impl& self) {
+      self.master_.call(method, params, [answer](Result<json> r) {
+        const std::lock_guard lock(answer->mutex);
+        answer->result = std::move(r);
+        answer->done.notify_all();
+      });
+    });
+    const auto deadline = std::chrono::steady_clock::now() + kMasterCallLimit;
+    std::unique_lock lock(answer->mutex);
+    while (!answer->result) {
+      if (stopped_) return fail(Errc::stopped, fmt::format("failed to call {} on the master: the agent stops", method));
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return fail(Errc::master_unavailable, fmt::format("failed to call {} on the master: no answer within {} s",
+                                                          method, kMasterCallLimit.count()));
+      }
+      answer->done.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    return std::move(*answer->result);
   }
 
   void restart(const PodKey& key) {

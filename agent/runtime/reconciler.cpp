@@ -41,6 +41,9 @@ std::string_view to_string(StepKind k) noexcept {
     case StepKind::stop: return "stop";
     case StepKind::restart: return "restart";
     case StepKind::remove: return "remove";
+    case StepKind::pre_start: return "pre_start hooks";
+    case StepKind::post_start: return "post_start hooks";
+    case StepKind::pre_stop: return "pre_stop hooks";
   }
   return "?";
 }
@@ -154,6 +157,7 @@ std::string error_text(const Failure& f) {
     case Errc::docker_unavailable:
     case Errc::http_timeout: cls = "Docker::Error::TimeoutError"; break;
     case Errc::pod_invalid: cls = "Kontena::Models::ServicePod::ConfigError"; break;
+    case Errc::hook_failed: cls = "RuntimeError"; break;  // the Ruby agent raises a plain string
     default: break;
   }
   return fmt::format("{}: {}", cls, f.message);
@@ -203,6 +207,18 @@ std::optional<SetState> PodReconciler::report(const std::optional<ServicePod>& d
   return s;
 }
 
+void PodReconciler::add_hooks(std::vector<Step>& steps, StepKind kind, const std::vector<HookSpec>& hooks,
+                              std::string container_id) const {
+  const std::string_view type = kind == StepKind::pre_start    ? "pre_start"
+                                : kind == StepKind::post_start ? "post_start"
+                                                               : "pre_stop";
+  Step step{kind, std::move(container_id)};
+  for (const auto& h : hooks) {
+    if (h.type == type && !(h.oneshot && oneshots_marked_.contains(h.id))) step.hooks.push_back(h);
+  }
+  if (!step.hooks.empty()) steps.push_back(std::move(step));
+}
+
 void PodReconciler::sent(const SetState& s, bool ok) {
   if (ok) acked_ = s;
   if (pending_ == s) pending_.reset();
@@ -217,6 +233,7 @@ Plan PodReconciler::plan(const std::optional<ServicePod>& desired,
       return plan;
     }
     const auto grace = std::chrono::seconds(label_int(observed->labels, label::stop_grace_period).value_or(10));
+    if (observed->running) add_hooks(plan.steps, StepKind::pre_stop, hooks_, observed->id);
     if (observed->running) plan.steps.push_back({StepKind::stop, observed->id, grace});
     plan.steps.push_back({StepKind::remove, observed->id, grace, true});
     const auto n = label_int(observed->labels, label::instance_number).value_or(0);
@@ -242,6 +259,7 @@ Plan PodReconciler::plan(const std::optional<ServicePod>& desired,
     case DesiredState::terminated: return converged();
     case DesiredState::stopped:
       if (observed && observed->running) {
+        add_hooks(plan.steps, StepKind::pre_stop, pod.hooks, observed->id);
         plan.steps.push_back({StepKind::stop, observed->id, grace});
         event(severity::info, "service:stop_instance", fmt::format("stopping service instance {}", name));
         return plan;
@@ -252,8 +270,10 @@ Plan PodReconciler::plan(const std::optional<ServicePod>& desired,
 
   if (!observed) {
     if (!pulled_for(pod)) plan.steps.push_back({StepKind::pull});
+    add_hooks(plan.steps, StepKind::pre_start, pod.hooks, {});
     plan.steps.push_back({StepKind::create});
     plan.steps.push_back({StepKind::start});
+    add_hooks(plan.steps, StepKind::post_start, pod.hooks, {});
     event(severity::info, "service:create_instance", fmt::format("creating service instance {}", name));
     return plan;
   }
@@ -261,10 +281,13 @@ Plan PodReconciler::plan(const std::optional<ServicePod>& desired,
   bool needs_pull = false;
   if (outdated(pod, c, needs_pull)) {
     if (!pulled_for(pod)) plan.steps.push_back({StepKind::pull});
+    if (c.running) add_hooks(plan.steps, StepKind::pre_stop, pod.hooks, c.id);
     if (c.running) plan.steps.push_back({StepKind::stop, c.id, grace});
     plan.steps.push_back({StepKind::remove, c.id, grace, true});
+    add_hooks(plan.steps, StepKind::pre_start, pod.hooks, c.id);
     plan.steps.push_back({StepKind::create});
     plan.steps.push_back({StepKind::start});
+    add_hooks(plan.steps, StepKind::post_start, pod.hooks, {});
     event(severity::info, "service:create_instance", fmt::format("re-creating service instance {}", name));
     return plan;
   }
@@ -277,7 +300,9 @@ Plan PodReconciler::plan(const std::optional<ServicePod>& desired,
       plan.wake_at = restart_not_before_;
       return converged();
     }
+    add_hooks(plan.steps, StepKind::pre_start, pod.hooks, c.id);
     plan.steps.push_back({StepKind::start, c.id, grace});
+    add_hooks(plan.steps, StepKind::post_start, pod.hooks, c.id);
     event(severity::info, "service:start_instance", fmt::format("starting service instance {}", name));
     return plan;
   }
@@ -301,6 +326,11 @@ Plan PodReconciler::failed(const std::optional<ServicePod>& desired, const std::
     case StepKind::stop: type = "service:stop_instance"; break;
     case StepKind::restart: type = "service:restart_instance"; break;
     case StepKind::remove: type = "service:remove_instance"; break;
+    // Hook failures are the instance's creation failing, as Kontena reports them
+    // (kontena v1.5.4: agent/lib/kontena/service_pods/lifecycle_hook_manager.rb).
+    case StepKind::pre_start:
+    case StepKind::post_start:
+    case StepKind::pre_stop: break;
   }
   if (desired) {
     plan.events.push_back({desired->service_id, desired->instance_number, severity::error, type, text});

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,14 +41,21 @@ Result<ObservedContainer> observe_container(const nlohmann::json& inspect);
 // RFC 3339 with optional fraction, as Docker writes times ("2018-08-10T12:34:56.123456789Z").
 std::optional<WallTime> parse_docker_time(std::string_view text);
 
-enum class StepKind { pull, create, start, stop, restart, remove };
+// The hook steps run the pod's lifecycle hooks of that type (runtime/lifecycle_hooks.hpp) and
+// are planned only when there are some: pre_start before a container is created or started,
+// post_start after it started, pre_stop before a running container is stopped (desired
+// stopped, terminated or re-created); a `service restart` runs none (kontena v1.5.4:
+// agent/lib/kontena/service_pods/creator.rb, starter.rb, stopper.rb, terminator.rb, restarter.rb).
+enum class StepKind { pull, create, start, stop, restart, remove, pre_start, post_start, pre_stop };
 std::string_view to_string(StepKind k) noexcept;
 
 struct Step {
   StepKind kind;
-  std::string container_id;        // start, stop, restart, remove: the existing container
+  std::string container_id;        // start, stop, restart, remove, pre_stop: the existing container;
+                                   // pre_start: the old one (if any); post_start: empty for the created one
   std::chrono::seconds grace{10};  // stop, restart
   bool remove_volumes = true;      // remove: v=1, the pod's anonymous volumes go with it
+  std::vector<HookSpec> hooks;     // hook steps: the hooks to run, in the pod's order
   bool operator==(const Step&) const = default;
 };
 
@@ -114,6 +122,13 @@ class PodReconciler {
     restart_not_before_.reset();
   }
 
+  // The pod's hooks, kept for the pre_stop of a pod that left the list (its container is
+  // stopped after the pod is gone). Called with each desired pod before planning.
+  void track_hooks(const ServicePod& pod) { hooks_ = pod.hooks; }
+  // A oneshot hook was marked done on the master: it is not planned again, even while the
+  // pod still lists it (the master drops it from the next list).
+  void oneshot_marked(const std::string& hook_id) { oneshots_marked_.insert(hook_id); }
+
   // set_state bookkeeping: a report goes out (or is in flight) and is then acknowledged or failed.
   void sending(const SetState& s) { pending_ = s; }
   void sent(const SetState& s, bool ok);
@@ -126,6 +141,9 @@ class PodReconciler {
                                  std::optional<std::string> error) const;
   bool outdated(const ServicePod& pod, const ObservedContainer& c, bool& needs_pull) const;
   bool pulled_for(const ServicePod& pod) const;
+  // Appends a hook step when the pod has hooks of that type still to run.
+  void add_hooks(std::vector<Step>& steps, StepKind kind, const std::vector<HookSpec>& hooks,
+                 std::string container_id) const;
 
   Clock* clock_;
   struct Pulled {
@@ -138,6 +156,8 @@ class PodReconciler {
   int crash_restarts_ = 0;
   std::optional<Clock::time_point> restart_not_before_;
   std::optional<SetState> acked_, pending_;
+  std::vector<HookSpec> hooks_;
+  std::set<std::string> oneshots_marked_;
 };
 
 }  // namespace kn::runtime
