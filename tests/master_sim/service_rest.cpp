@@ -1,6 +1,7 @@
 #include "service_rest.hpp"
 
 #include "deployer.hpp"
+#include "hooks.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -215,19 +216,9 @@ std::variant<Service, std::string> parse_service(const Json& body, const std::st
         s.spec["ports"].push_back(*parsed);
       }
     } else if (key == "hooks") {
-      if (!v.is_array()) return where + " must be an array";
-      int i = 0;
-      for (const auto& h : v) {
-        if (!h.is_object() || !h.contains("type") || !h.contains("cmd")) return where + " entries need type and cmd";
-        char id[32];
-        std::snprintf(id, sizeof id, "%024x", ++i);
-        s.spec["hooks"].push_back({{"id", id},
-                                   {"type", h["type"]},
-                                   {"cmd", h["cmd"]},
-                                   {"oneshot", h.value("oneshot", false)},
-                                   {"instances", h.value("instances", Json::array({"*"}))},
-                                   {"done", Json::array()}});
-      }
+      auto hooks = parse_service_hooks(v);
+      if (auto* problem = std::get_if<std::string>(&hooks)) return where + *problem;
+      s.spec["hooks"] = std::move(std::get<Json>(hooks));
     } else {
       const Field* field = nullptr;
       for (const auto& f : pod_fields()) {
@@ -257,6 +248,7 @@ RestResult update_service(SimState& st, Service& s, const Json& changes) {
   auto parsed = parse_service(merged, s.grid, s.stack);
   if (auto* problem = std::get_if<std::string>(&parsed)) return error(422, *problem);
   Service& next = std::get<Service>(parsed);
+  keep_hook_progress(next.spec["hooks"], s.spec["hooks"]);
   const bool changed = next.image != s.image || next.strategy != s.strategy ||
                        next.container_count != s.container_count || next.affinity != s.affinity ||
                        next.stateful != s.stateful || next.spec != s.spec ||

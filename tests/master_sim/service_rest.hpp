@@ -38,7 +38,8 @@
 // [{node_port, container_port, protocol, ip}] or ["8080:80/tcp"], and the other ServicePod
 // fields as the pod carries them: user, privileged, read_only, cap_add, cap_drop, devices,
 // pid, net, volumes, volumes_from, log_driver, log_opts, stop_signal, stop_grace_period,
-// wait_for_port, exposed, hooks [{type, cmd, oneshot, instances}], health_check {protocol,
+// wait_for_port, exposed, hooks {pre_start|post_start|pre_stop: [{name, cmd, instances, oneshot}]}
+// (or [{type, name, cmd, instances, oneshot}]; hooks.hpp), health_check {protocol,
 // uri, port, interval, timeout, initial_delay}}.
 //
 // READOUT: {id: "grid/stack/service", service_id, grid, stack, name, image, strategy,
