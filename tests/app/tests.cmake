@@ -15,3 +15,9 @@ add_dependencies(doctor_tests kontena-agent kontena-master-sim)
 kn_add_test(service_pods_tests app/service_pods_test.cpp)
 target_link_libraries(service_pods_tests PRIVATE kn_docker kn_test_docker)
 add_dependencies(service_pods_tests kontena-agent kontena-master-sim)
+
+# Lifecycle hooks end to end: kontena-agent run, the master simulator's `hooks:`, a private
+# dockerd with its own bridge, hooks writing into a bind-mounted host directory.
+kn_add_test(lifecycle_hooks_tests app/lifecycle_hooks_test.cpp)
+target_link_libraries(lifecycle_hooks_tests PRIVATE kn_docker kn_test_docker)
+add_dependencies(lifecycle_hooks_tests kontena-agent kontena-master-sim)
