@@ -314,21 +314,26 @@ std::string exec_path(std::string_view id, std::string_view suffix) {
   return std::string(path.encoded_path());
 }
 
+// A request whose answer is Docker's multiplexed stream, handed to `on_output` frame by frame.
+Result<http::Response> perform_frames(http::Transport& transport, const http::Request& request,
+                                      const OutputSink& on_output) {
+  OutputFrames frames;
+  return transport.perform_stream(request, [&](std::string_view chunk) {
+    frames.feed(chunk, on_output);
+    return true;
+  });
+}
+
 }  // namespace
 
-// Both answers are Docker's multiplexed stream (no TTY was asked for); a frame cut off at the
-// end means the engine went away mid-answer.
+// The logs of a container created without a TTY come as Docker's multiplexed stream.
 Status ContainerApi::logs(std::string_view id, const OutputSink& on_output, std::chrono::seconds limit) {
   const std::string what = "read the output of container " + quoted(id);
   http::Request request;
   request.url = api_url(engine_, container_path(id, "logs"), {{"stdout", "1"}, {"stderr", "1"}});
   request.unix_socket = engine_.socket_path();
   request.timeout = limit;
-  OutputFrames frames;
-  auto response = transport_->perform_stream(request, [&](std::string_view chunk) {
-    frames.feed(chunk, on_output);
-    return true;
-  });
+  auto response = perform_frames(*transport_, request, on_output);
   if (!response) return unreachable(what, response.error());
   if (response->status != 200) return engine_failure(what, *response);
   return {};
@@ -361,11 +366,7 @@ Status ContainerApi::exec_start(std::string_view exec_id, const OutputSink& on_o
   request.timeout = limit;
   request.body = nlohmann::json{{"Detach", false}, {"Tty", false}}.dump();
   request.headers.emplace_back("Content-Type", "application/json");
-  OutputFrames frames;
-  auto response = transport_->perform_stream(request, [&](std::string_view chunk) {
-    frames.feed(chunk, on_output);
-    return true;
-  });
+  auto response = perform_frames(*transport_, request, on_output);
   if (!response && response.error().is(Errc::http_timeout)) {
     return fail(Errc::http_timeout,
                 "failed to " + what + ": still running after " + std::to_string(limit.count()) + " s");
