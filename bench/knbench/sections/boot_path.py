@@ -2,7 +2,6 @@
 next to Debian's ec2-metadata and a plain curl pipeline (the same four requests)."""
 
 import os
-import re
 import stat
 
 from .. import sims

@@ -41,6 +41,12 @@ def ldd_count(binary):
     return sum(1 for line in out.splitlines() if ".so" in line and "linux-vdso" not in line)
 
 
+def needed_count(binary):
+    """Libraries the binary itself names (DT_NEEDED); the rest come in through them."""
+    out = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True).stdout
+    return sum(1 for line in out.splitlines() if "(NEEDED)" in line)
+
+
 def parked(binary, work):
     """Shared objects mapped and memory of a started agent parked in its IMDS retries (a closed
     loopback port): everything loaded, nothing connected."""
@@ -96,17 +102,17 @@ def run(ctx):
         else:
             libs_maps, mem = parked(b, work)
         rows.append([name if name != "release build" else "kontena-agent (release build)", ms(med(xs)),
-                     ms(min(xs)), ms(max(xs)), fmt_ratio(ratio(xs, base)), str(libs_ldd), str(libs_maps),
+                     ms(min(xs)), ms(max(xs)), fmt_ratio(ratio(xs, base)), str(needed_count(b)), str(libs_ldd), str(libs_maps),
                      mib(mem["Rss"]) if mem else "-", mib(mem["Private_Dirty"]) if mem else "-",
                      f"{os.path.getsize(b) / 1e6:.1f}"])
     notes.append(f"{rounds} rounds of `--version`, alternating. \"vs release\": per-round time ratio to the "
-                 "release binary, median (min-max). Libraries: `ldd` (what the loader resolves) and "
+                 "release binary, median (min-max). Libraries: NEEDED (named by the binary, `readelf -d`), `ldd` (what the loader resolves) and "
                  "/proc/PID/maps of a started agent parked in its IMDS retries (memory from smaps_rollup of "
                  "the same process). Variants are the release objects relinked with the named flags "
                  "(`ninja -t commands kontena-agent`); size includes debug info (RelWithDebInfo).")
     return {
         "title": "Process start and linking",
-        "tables": [(["binary", "--version median ms", "min ms", "max ms", "vs release", "libs (ldd)",
+        "tables": [(["binary", "--version median ms", "min ms", "max ms", "vs release", "NEEDED", "libs (ldd)",
                      "libs (maps)", "RSS MiB", "Private_Dirty MiB", "size MB"], rows)],
         "targets": [],
         "notes": notes,

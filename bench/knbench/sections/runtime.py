@@ -109,7 +109,7 @@ def run(ctx):
         for i in range(rounds):
             for case in (("present", "pulled") if i % 2 == 0 else ("pulled", "present")):
                 if case == "pulled":
-                    d.request("DELETE", "/images/" + urllib.parse.quote(image, safe="") + "?force=1")
+                    d.cli("rmi", "--force", image)
                 name = f"one{i}{case[:2]}"
                 t0 = time.perf_counter()
                 master.rest("/v1/grids/bench/stacks", "POST", stack_body(name, image, 1))

@@ -86,5 +86,5 @@ def run(ctx):
         "notes": [f"{rounds} rounds, sizes alternating; IMDS simulator with {style}-write answers, no latency. "
                   "`labels --format text` with N extra labels; `apply` into a fresh `--root` each run (metadata.env, "
                   "daemon.json labels, N rendered units; no daemon-reload, no Docker reload under --root). Peak "
-                  "RSS and CPU from wait4(2) of each child."],
+                  "RSS and CPU (10 ms resolution) of each child from `busybox time -v`."],
     }
