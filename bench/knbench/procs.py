@@ -164,6 +164,24 @@ def wakeups(pid):
     return total
 
 
+def thread_wakeups(pid):
+    """{(tid, name): context switches} for each live thread of pid."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            n = 0
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        n += int(line.split(":")[1])
+            out[(tid, name)] = n
+        except FileNotFoundError:
+            pass
+    return out
+
+
 def shared_libraries(pid):
     """Distinct shared objects mapped by pid (from /proc/PID/maps), the executable excluded."""
     exe = os.readlink(f"/proc/{pid}/exe")

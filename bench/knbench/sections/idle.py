@@ -27,6 +27,7 @@ class IdleAgent:
         self.t0 = time.monotonic()
         self.cpu0 = procs.cpu_seconds(self.agent.pid)
         self.wake0 = procs.wakeups(self.agent.pid)
+        self.threads0 = procs.thread_wakeups(self.agent.pid)
         self.st0 = procs.status(self.agent.pid)
         self.rss_max = 0
         self.pd_max = 0
@@ -56,6 +57,9 @@ class IdleAgent:
         vol = st["voluntary_ctxt_switches"] - self.st0["voluntary_ctxt_switches"]
         invol = st["nonvoluntary_ctxt_switches"] - self.st0["nonvoluntary_ctxt_switches"]
         online = self.master.node_online(NODE)
+        per_thread = procs.thread_wakeups(pid)
+        busiest = sorted(((n - self.threads0.get(k, 0), k) for k, n in per_thread.items()), reverse=True)
+        by_thread = ", ".join(f"{name} (tid {tid}) {d}" for d, (tid, name) in busiest)
         for p in (self.agent, self.master, self.imds):
             p.stop() if hasattr(p, "stop") else procs.stop(p)
         per10 = cpu * 600 / secs
@@ -66,7 +70,8 @@ class IdleAgent:
                 ["threads", str(st["Threads"])],
                 ["CPU over the window", f"{cpu:.2f} s ({per10:.3f} s per 10 min)"],
                 ["wake-ups (context switches, all threads)", f"{wake} ({wake / secs:.2f}/s)"],
-                ["main thread: voluntary / involuntary", f"{vol} / {invol}"]]
+                ["main thread: voluntary / involuntary", f"{vol} / {invol}"],
+                ["context switches per thread over the window", by_thread]]
         targets = [["RSS <= 16 MiB", f"{mib(self.rss_max)} MiB (peak)", verdict(self.rss_max <= 16 * 1024)],
                    ["Private_Dirty <= 4 MiB", f"{mib(self.pd_max)} MiB (peak)", verdict(self.pd_max <= 4 * 1024)],
                    ["< 0.1 s CPU per 10 idle minutes", f"{per10:.3f} s", verdict(per10 < 0.1)]]
