@@ -3,12 +3,14 @@ online in the master simulator."""
 
 import json
 import os
+import secrets
 import signal
 import statistics
 import time
 
 from .. import docker, procs, sims
 from ..stats import ms
+from .fleet import node_id
 
 
 def run(ctx):
@@ -23,17 +25,21 @@ def run(ctx):
     d = docker.Dockerd(work)
     dockerd_pid = int(open(d.pidfile).read().strip())
     rows = []
+    run_id = secrets.token_hex(4)
     try:
         for i in range(rounds):
-            # Each round starts from an engine without labels and a node the master has not seen.
+            # Each round starts from an engine without labels and a node the master has not seen;
+            # a reload leaves the labels alone unless the file sets the key, so it says [].
             with open(d.config, "w") as f:
-                json.dump({"deprecated-key-path": os.path.join(d.dir, "key.json")}, f)
+                json.dump({"deprecated-key-path": os.path.join(d.dir, "key.json"), "labels": []}, f)
             os.kill(dockerd_pid, signal.SIGHUP)
             if not procs.wait_until(lambda: not d.labels(), 20, 0.05):
                 raise RuntimeError("failed to reset the private dockerd's labels: SIGHUP did not drop them")
             name = f"bench-docker-{i}"
             agent_work = ctx.workdir(f"docker-labels/agent-{i}")
-            env = sims.agent_env(ctx.bin, imds.url, agent_work, KONTENA_NODE_NAME=name, **master.env(), **d.env())
+            # One dockerd means one Docker ID: a node id of its own makes each round a new node.
+            env = sims.agent_env(ctx.bin, imds.url, agent_work, KONTENA_NODE_NAME=name,
+                                 KONTENA_NODE_ID=node_id(run_id, i), **master.env(), **d.env())
             t0 = time.perf_counter()
             agent = procs.spawn([os.path.join(ctx.bin, "kontena-agent"), "run"], env,
                                 stderr=os.path.join(agent_work, "agent.log"))
