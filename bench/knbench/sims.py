@@ -83,14 +83,18 @@ class Imds:
 class Master:
     """kontena-master-sim on 127.0.0.1; `restart()` keeps the port (a master restart as agents see it)."""
 
-    def __init__(self, bin_dir, work, grid="bench", port=0, extra=()):
+    def __init__(self, bin_dir, work, grid="bench", port=0, extra=(), grids=1):
         self.bin = os.path.join(bin_dir, "kontena-master-sim")
-        self.work, self.grid, self.extra = work, grid, list(extra)
+        self.work, self.grid, self.extra, self.grids = work, grid, list(extra), grids
         self.token_file = os.path.join(work, "grid-token")
-        if not os.path.exists(self.token_file):
-            fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            os.write(fd, secrets.token_urlsafe(32).encode())
+        token = secrets.token_urlsafe(32)
+        # --grids N serves grid NAME with TOKEN and NAME-k with TOKEN-k (a grid holds 254 nodes).
+        for k in range(1, grids + 1):
+            fd = os.open(self.grid_token_file(k), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, (token if k == 1 else f"{token}-{k}").encode())
             os.close(fd)
+        if grids > 1:
+            self.extra += ["--grids", str(grids)]
         self.starts = 0
         self._start(port)
 
@@ -106,12 +110,18 @@ class Master:
         self.port = int(open(port_file).read().strip())
         self.url = f"http://127.0.0.1:{self.port}"
 
+    def grid_token_file(self, k):
+        return self.token_file if k == 1 else f"{self.token_file}-{k}"
+
+    def grid_name(self, k):
+        return self.grid if k == 1 else f"{self.grid}-{k}"
+
     def restart(self):
         procs.stop(self.proc)
         self._start(self.port)
 
-    def env(self):
-        return {"KONTENA_URL": self.url, "KONTENA_TOKEN_FILE": self.token_file}
+    def env(self, k=1):
+        return {"KONTENA_URL": self.url, "KONTENA_TOKEN_FILE": self.grid_token_file(k)}
 
     def rest(self, path, method="GET", body=None, timeout=30):
         return http_json(self.url + path, method, body, timeout)
@@ -120,7 +130,7 @@ class Master:
         return self.rest("/v1/_sim/stats")
 
     def nodes(self):
-        return self.rest(f"/v1/grids/{self.grid}/nodes")["nodes"]
+        return [n for k in range(1, self.grids + 1) for n in self.rest(f"/v1/grids/{self.grid_name(k)}/nodes")["nodes"]]
 
     def node_online(self, name):
         try:

@@ -39,7 +39,9 @@ def one_fleet(ctx, n):
     work = ctx.workdir(f"fleet-{n}")
     fds = raise_fd_limit(4 * n + 1024)
     imds = sims.Imds(work, "imds")
-    master = sims.Master(ctx.bin, work)
+    per_grid = 250  # a Kontena grid numbers its nodes 1..254 (overlay addresses)
+    grids = (n + per_grid - 1) // per_grid
+    master = sims.Master(ctx.bin, work, grids=grids)
     run = secrets.token_hex(4)
     agent_bin = os.path.join(ctx.bin, "kontena-agent")
     agents = []
@@ -49,7 +51,8 @@ def one_fleet(ctx, n):
             aw = os.path.join(work, f"a{i}")
             os.makedirs(aw)
             env = sims.agent_env(ctx.bin, imds.url, aw, KONTENA_NODE_NAME=f"fleet-{i}", KONTENA_NODE_ID=node_id(run, i),
-                                 KONTENA_NODE_LABELS=f"fleet=bench rack=r{i % 10} index={i}", **master.env())
+                                 KONTENA_NODE_LABELS=f"fleet=bench rack=r{i % 10} index={i}",
+                                 **master.env(i // per_grid + 1))
             agents.append(procs.spawn([agent_bin, "run"], env, stderr=os.path.join(aw, "agent.log")))
         spawned = time.monotonic() - t0
         all_online = procs.wait_until(lambda: master.stats()["online"] >= n, 60 + n * 0.2, 0.1)
@@ -83,7 +86,7 @@ def one_fleet(ctx, n):
     return {"n": n, "spawned": spawned, "online": online, "all_online": bool(all_online), "t_online": t_online,
             "exited": exited, "pd": pd, "rss": rss, "master_cpu": master_cpu, "imds_cpu": imds_cpu,
             "master_pd": master_pd, "t_up": t_up, "back": len(reconnected), "all_back": bool(back),
-            "t_back": t_back, "hist": hist, "peak": peak, "storm_cpu": storm_cpu, "fds": fds}
+            "t_back": t_back, "hist": hist, "peak": peak, "storm_cpu": storm_cpu, "fds": fds, "grids": grids}
 
 
 def run(ctx):
@@ -92,7 +95,7 @@ def run(ctx):
     rows, hist_rows, targets = [], [], []
     for r in results:
         n = r["n"]
-        rows.append([str(n), f"{r['spawned']:.1f}", f"{r['t_online']:.1f}" + ("" if r["all_online"] else " (timeout)"),
+        rows.append([f"{n} ({r['grids']} grid{'s' if r['grids'] > 1 else ''})", f"{r['spawned']:.1f}", f"{r['t_online']:.1f}" + ("" if r["all_online"] else " (timeout)"),
                      f"{r['online']}/{n}", mib(r["pd"]), f"{r['pd'] / n / 1024:.2f}", mib(r["rss"]),
                      f"{r['master_cpu']:.2f}", f"{r['imds_cpu']:.2f}", mib(r["master_pd"]),
                      f"{r['t_back']:.1f}" + ("" if r["all_back"] else " (timeout)"), f"{r['back']}/{r['online']}",
@@ -113,7 +116,8 @@ def run(ctx):
                     rows),
                    (["agents \\ second after restart"] + [str(s) for s in range(width - 1)], hist_rows)],
         "targets": targets,
-        "notes": ["Each agent: `kontena-agent run`, its own KONTENA_NODE_ID, name, labels and KONTENA_STATE_DIR, "
+        "notes": ["A Kontena grid holds at most 254 nodes (node numbers are overlay addresses), so the fleet is "
+                  "spread over grids of 250 on the one master simulator (`--grids`). Each agent: `kontena-agent run`, its own KONTENA_NODE_ID, name, labels and KONTENA_STATE_DIR, "
                   "Docker socket absent, default intervals, AWS_EC2_METADATA_SERVICE_ENDPOINT at the one IMDS "
                   "simulator. \"all online\" counts from the first spawn. The restart: SIGTERM to the master "
                   "simulator, a new one on the same port (its registry starts empty, so each agent's "
