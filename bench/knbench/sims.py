@@ -142,7 +142,7 @@ class Master:
         procs.stop(self.proc)
 
 
-def agent_env(bin_dir_unused, imds_url, work, **extra):
+def agent_env(imds_url, work, **extra):
     """A kontena-agent environment on loopback peers only: IMDS is the simulator, Docker a socket
     that does not exist (the Docker step off) unless DOCKER_HOST is given, state in `work`."""
     env = base_env()

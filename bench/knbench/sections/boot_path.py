@@ -59,7 +59,7 @@ def run(ctx):
             continue
         work = ctx.workdir(f"boot-{style}")
         imds = sims.Imds(work, f"imds-{style}", styles[style] + latency_args)
-        env = sims.agent_env(ctx.bin, imds.url, work)
+        env = sims.agent_env(imds.url, work)
         ec2 = ec2_metadata_copy(work, imds.url)
         curl_env = dict(sims.base_env(), U=imds.url)
         counts = {}

@@ -38,7 +38,7 @@ def run(ctx):
             name = f"bench-docker-{i}"
             agent_work = ctx.workdir(f"docker-labels/agent-{i}")
             # One dockerd means one Docker ID: a node id of its own makes each round a new node.
-            env = sims.agent_env(ctx.bin, imds.url, agent_work, KONTENA_NODE_NAME=name,
+            env = sims.agent_env(imds.url, agent_work, KONTENA_NODE_NAME=name,
                                  KONTENA_NODE_ID=node_id(run_id, i), **master.env(), **d.env())
             t0 = time.perf_counter()
             agent = procs.spawn([os.path.join(ctx.bin, "kontena-agent"), "run"], env,

@@ -50,7 +50,7 @@ def one_fleet(ctx, n):
         for i in range(n):
             aw = os.path.join(work, f"a{i}")
             os.makedirs(aw)
-            env = sims.agent_env(ctx.bin, imds.url, aw, KONTENA_NODE_NAME=f"fleet-{i}", KONTENA_NODE_ID=node_id(run, i),
+            env = sims.agent_env(imds.url, aw, KONTENA_NODE_NAME=f"fleet-{i}", KONTENA_NODE_ID=node_id(run, i),
                                  KONTENA_NODE_LABELS=f"fleet=bench rack=r{i % 10} index={i}",
                                  **master.env(i // per_grid + 1))
             agents.append(procs.spawn([agent_bin, "run"], env, stderr=os.path.join(aw, "agent.log")))

@@ -17,7 +17,7 @@ class IdleAgent:
         work = ctx.workdir("idle")
         self.imds = sims.Imds(work, "imds")
         self.master = sims.Master(ctx.bin, work)
-        env = sims.agent_env(ctx.bin, self.imds.url, work, KONTENA_NODE_NAME=NODE, **self.master.env())
+        env = sims.agent_env(self.imds.url, work, KONTENA_NODE_NAME=NODE, **self.master.env())
         self.agent = procs.spawn([os.path.join(ctx.bin, "kontena-agent"), "run"], env,
                                  stderr=os.path.join(work, "agent.log"))
         if not procs.wait_until(lambda: self.master.node_online(NODE), 30, 0.05):

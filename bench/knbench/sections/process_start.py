@@ -50,7 +50,7 @@ def needed_count(binary):
 def parked(binary, work):
     """Shared objects mapped and memory of a started agent parked in its IMDS retries (a closed
     loopback port): everything loaded, nothing connected."""
-    env = sims.agent_env(None, "http://127.0.0.1:9", work, KONTENA_IMDS_DEADLINE="30s")
+    env = sims.agent_env("http://127.0.0.1:9", work, KONTENA_IMDS_DEADLINE="30s")
     p = procs.spawn([binary, "labels"], env)
     try:
         seen = []

@@ -99,7 +99,7 @@ def run(ctx):
     master = sims.Master(ctx.bin, work)
     # Instances of a deploy go one after another, each waiting for set_state; poll it often.
     master.rest("/v1/_sim/config", "POST", {"deploy_poll_ms": 20})
-    env = sims.agent_env(ctx.bin, imds.url, work, KONTENA_NODE_NAME=NODE, **master.env(), **d.env())
+    env = sims.agent_env(imds.url, work, KONTENA_NODE_NAME=NODE, **master.env(), **d.env())
     agent = procs.spawn([os.path.join(ctx.bin, "kontena-agent"), "run"], env, stderr=os.path.join(work, "agent.log"))
     try:
         if not procs.wait_until(lambda: master.node_online(NODE), 60, 0.05):

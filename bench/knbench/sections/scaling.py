@@ -38,7 +38,7 @@ def run(ctx):
 
     def labels(n):
         extra = " ".join(f"bench.k{i}=v{i}" for i in range(n))
-        env = sims.agent_env(ctx.bin, imds.url, work, KONTENA_NODE_LABELS=extra)
+        env = sims.agent_env(imds.url, work, KONTENA_NODE_LABELS=extra)
         secs, rss, cpu, code, out, err = timed_rusage([agent, "labels", "--format", "text"], env)
         if code != 0 or out.count(b"\n") < n:
             raise RuntimeError(f"failed to derive {n} labels: exit {code}: {err.decode().strip()[-300:]}")
@@ -52,7 +52,7 @@ def run(ctx):
         for i in range(n):
             with open(os.path.join(tdir, f"bench-{i}.service"), "w") as f:
                 f.write(TEMPLATE % {"i": i})
-        env = sims.agent_env(ctx.bin, imds.url, work)
+        env = sims.agent_env(imds.url, work)
         secs, rss, cpu, code, out, err = timed_rusage([bootstrap, "apply", "--root", root], env)
         written = len(os.listdir(os.path.join(root, "run", "systemd", "system"))) if code == 0 else 0
         if code != 0 or written < n:
