@@ -1,0 +1,1 @@
+"""kontena-node benchmarks (bench/run): loopback-only harness, Python 3 standard library."""
