@@ -46,7 +46,7 @@ Result<Placement> read_placement(Client& client, const PlacementQuery& query, Cl
   if (query.addresses) paths.insert(paths.end(), {kLocalIpv4, kPublicIpv4});
   auto values = client.get_many(paths, deadline);
   if (!values) return values.error();
-  auto answer = [&](std::string_view path) -> std::optional<std::string>& {
+  auto answer = [&](std::string_view path) -> std::optional<std::string>& {  // a path in `paths`
     return (*values)[static_cast<std::size_t>(std::ranges::find(paths, path) - paths.begin())];
   };
 
@@ -72,7 +72,8 @@ Result<Placement> read_placement(Client& client, const PlacementQuery& query, Cl
     p.availability_zone = std::move(*zone);
   }
 
-  // Without an identity document (EC2 look-alikes) read the keys one by one, again at once.
+  // Without an identity document (EC2 look-alikes) read the keys it would have given, in one
+  // more batch.
   struct Fallback {
     std::string* target;
     std::string_view path;

@@ -140,7 +140,7 @@ TEST_CASE("imds: get_many answers in the order asked, 404 as absence, and asks a
   CHECK(std::count_if(lines.begin(), lines.end(), [&](const auto& l) { return l.starts_with(retried + " "); }) == 2);
 }
 
-TEST_CASE("http: perform_all returns the outcomes in request order; a failed connection stays with its request",
+TEST_CASE("http: perform_all returns the outcomes in request order, a failed connection with its own request",
           "[imds][http]") {
   ImdsSim sim;
   kn::http::CurlTransport transport;
