@@ -3,12 +3,14 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <exception>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string_view>
+#include <vector>
 
 namespace kn::http {
 namespace {
@@ -107,6 +109,35 @@ struct SlistFree {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
 using HeaderList = std::unique_ptr<curl_slist, SlistFree>;
+struct EasyFree {
+  void operator()(CURL* easy) const { curl_easy_cleanup(easy); }
+};
+using EasyHandle = std::unique_ptr<CURL, EasyFree>;
+
+// A curl multi handle with easy handles added to it. Removes them before cleaning up, the
+// order curl_multi_cleanup(3) asks for (https://curl.se/libcurl/c/curl_multi_cleanup.html).
+class MultiHandle {
+ public:
+  MultiHandle() : multi_(curl_multi_init()) {
+    if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
+  }
+  ~MultiHandle() {
+    for (CURL* easy : added_) curl_multi_remove_handle(multi_, easy);
+    curl_multi_cleanup(multi_);
+  }
+  MultiHandle(const MultiHandle&) = delete;
+  MultiHandle& operator=(const MultiHandle&) = delete;
+
+  CURLM* get() const { return multi_; }
+  void add(CURL* easy) {
+    curl_multi_add_handle(multi_, easy);
+    added_.push_back(easy);
+  }
+
+ private:
+  CURLM* multi_;
+  std::vector<CURL*> added_;
+};
 
 // Sets every option of one exchange on `easy`; the returned header list must outlive the transfer.
 HeaderList configure(CURL* easy, const Request& request, Sink& sink, char* error_buffer) {
@@ -191,39 +222,83 @@ Result<Response> CurlTransport::perform_stream(const Request& request, const Chu
   char error_buffer[CURL_ERROR_SIZE] = {};
   const auto headers = configure(easy, request, sink, error_buffer);
 
-  CURLM* multi = curl_multi_init();
-  if (multi == nullptr) throw std::runtime_error("curl_multi_init failed");
-  curl_multi_add_handle(multi, easy);
   CURLcode code = CURLE_OK;
-  for (;;) {
-    int running = 0;
-    if (const CURLMcode mc = curl_multi_perform(multi, &running); mc != CURLM_OK) {
-      curl_multi_remove_handle(multi, easy);
-      curl_multi_cleanup(multi);
-      return fail(Errc::http_failed, curl_multi_strerror(mc));
-    }
-    if (running == 0) {
-      int queued = 0;
-      while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
-        if (msg->msg == CURLMSG_DONE) code = msg->data.result;
+  {
+    MultiHandle multi;  // removing the handle at the end of this scope ends a transfer still running
+    multi.add(easy);
+    for (;;) {
+      int running = 0;
+      if (const CURLMcode mc = curl_multi_perform(multi.get(), &running); mc != CURLM_OK) {
+        return fail(Errc::http_failed, curl_multi_strerror(mc));
       }
-      break;
+      if (running == 0) {
+        int queued = 0;
+        while (CURLMsg* msg = curl_multi_info_read(multi.get(), &queued)) {
+          if (msg->msg == CURLMSG_DONE) code = msg->data.result;
+        }
+        break;
+      }
+      if (sink.thrown) break;
+      if (!sink.delivered && !on_chunk(std::string_view())) {
+        sink.stopped = true;  // the transfer ends when the handle is removed
+        break;
+      }
+      sink.delivered = false;
+      curl_multi_poll(multi.get(), nullptr, 0, 100, nullptr);
     }
-    if (sink.thrown) break;
-    if (!sink.delivered && !on_chunk(std::string_view())) {
-      sink.stopped = true;  // removing the handle below closes the connection mid-transfer
-      break;
-    }
-    sink.delivered = false;
-    curl_multi_poll(multi, nullptr, 0, 100, nullptr);
   }
-  curl_multi_remove_handle(multi, easy);
-  curl_multi_cleanup(multi);
   if (sink.thrown) {
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
     std::rethrow_exception(sink.thrown);
   }
   return conclude(easy, code, request, sink, std::move(response), error_buffer);
+}
+
+std::vector<Result<Response>> CurlTransport::perform_all(const std::vector<Request>& requests) {
+  struct Exchange {
+    EasyHandle easy;
+    Response response;
+    Sink sink;
+    std::array<char, CURL_ERROR_SIZE> error{};
+    HeaderList headers;
+    CURLcode code = CURLE_OK;
+  };
+  std::vector<Exchange> exchanges(requests.size());  // never resized: the sinks point into it
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    auto& ex = exchanges[i];
+    ex.easy.reset(curl_easy_init());
+    if (!ex.easy) throw std::runtime_error("curl_easy_init failed");
+    ex.sink = Sink{.cap = requests[i].max_response_bytes, .headers = &ex.response.headers};
+    ex.headers = configure(ex.easy.get(), requests[i], ex.sink, ex.error.data());
+    curl_easy_setopt(ex.easy.get(), CURLOPT_PRIVATE, &ex);
+  }
+
+  std::vector<Result<Response>> outcomes;
+  outcomes.reserve(requests.size());
+  MultiHandle multi;
+  for (auto& ex : exchanges) multi.add(ex.easy.get());
+  // Each handle's own CURLOPT_TIMEOUT_MS bounds the loop.
+  for (int running = 1; running > 0;) {
+    if (const CURLMcode mc = curl_multi_perform(multi.get(), &running); mc != CURLM_OK) {
+      const Failure failure = fail(Errc::http_failed, curl_multi_strerror(mc));
+      outcomes.assign(requests.size(), failure);
+      return outcomes;
+    }
+    if (running > 0) curl_multi_poll(multi.get(), nullptr, 0, 1000, nullptr);
+  }
+  int queued = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi.get(), &queued)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    Exchange* ex = nullptr;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &ex);
+    ex->code = msg->data.result;
+  }
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    auto& ex = exchanges[i];
+    outcomes.push_back(
+        conclude(ex.easy.get(), ex.code, requests[i], ex.sink, std::move(ex.response), ex.error.data()));
+  }
+  return outcomes;
 }
 
 }  // namespace kn::http

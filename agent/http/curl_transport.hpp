@@ -19,6 +19,10 @@ class CurlTransport final : public Transport {
   // Runs the transfer on a curl multi handle polled every 100 ms, so `on_chunk` hears of
   // silence too (the easy interface calls its progress callback only about once a second).
   Result<Response> perform_stream(const Request& request, const ChunkHandler& on_chunk) override;
+  // One easy handle per request on a curl multi handle of its own: all connect and send at
+  // once, none waits for another's connection (HTTP/1.1 pipelining is gone from libcurl), and
+  // the connections are closed when the call returns.
+  std::vector<Result<Response>> perform_all(const std::vector<Request>& requests) override;
 
  private:
   struct Impl;

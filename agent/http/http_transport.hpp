@@ -60,6 +60,16 @@ class Transport {
     (void)on_chunk;
     return fail(Errc::http_failed, "this HTTP transport cannot stream responses");
   }
+
+  // Performs the exchanges at the same time, each on a new connection of its own, and returns
+  // their outcomes in the order of `requests`, each as perform would. This default runs them
+  // one after another.
+  virtual std::vector<Result<Response>> perform_all(const std::vector<Request>& requests) {
+    std::vector<Result<Response>> outcomes;
+    outcomes.reserve(requests.size());
+    for (const auto& request : requests) outcomes.push_back(perform(request));
+    return outcomes;
+  }
 };
 
 }  // namespace kn::http

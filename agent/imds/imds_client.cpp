@@ -181,16 +181,28 @@ Client::Step Client::diagnose_token_timeout(const std::string& cause, Clock::tim
 }
 
 Result<std::optional<std::string>> Client::get(std::string_view path, Clock::time_point deadline) {
+  auto values = get_many(std::span(&path, 1), deadline);
+  if (!values) return values.error();
+  return std::move(values->front());
+}
+
+Result<std::vector<std::optional<std::string>>> Client::get_many(std::span<const std::string_view> paths,
+                                                                 Clock::time_point deadline) {
   auto logger = log::get("imds");
+  std::vector<std::optional<std::string>> values(paths.size());
+  std::vector<std::size_t> pending(paths.size());  // indexes into `paths` still to read, in order
+  for (std::size_t i = 0; i < pending.size(); ++i) pending[i] = i;
   std::string last_cause = "no attempt made";
   int attempt = 0;
   int unauthorized = 0;
   for (;;) {
-    if (clock_.stopped()) return fail(Errc::stopped, "stopped while reading " + std::string(path) + " from IMDS");
+    if (pending.empty()) return values;
+    const std::string first(paths[pending.front()]);  // names the read in messages
+    if (clock_.stopped()) return fail(Errc::stopped, "stopped while reading " + first + " from IMDS");
     if (clock_.now() >= deadline) {
-      return fail(Errc::imds_unavailable, "failed to read " + std::string(path) + " from IMDS at " +
-                                              options_.endpoint + " within " +
-                                              format_seconds(options_.deadline) + ": " + last_cause + " (" + std::to_string(attempt) + " attempts)");
+      return fail(Errc::imds_unavailable, "failed to read " + first + " from IMDS at " + options_.endpoint +
+                                              " within " + format_seconds(options_.deadline) + ": " + last_cause +
+                                              " (" + std::to_string(attempt) + " attempts)");
     }
     auto retry_later = [&](std::string cause, std::optional<std::chrono::milliseconds> wait) {
       last_cause = std::move(cause);
@@ -212,51 +224,74 @@ Result<std::optional<std::string>> Client::get(std::string_view path, Clock::tim
       token = std::move(step.value);
     }
 
-    auto req = make_request("GET", path, deadline);
-    if (token) req.headers.emplace_back(kTokenHeader, *token);
-    auto res = transport_.perform(req);
-    if (!res) {
-      if (res.error().is(Errc::http_too_large)) {
-        return fail(Errc::imds_bad_response, "failed to read " + std::string(path) + ": " + res.error().message);
-      }
-      retry_later(res.error().message, std::nullopt);
-      continue;
+    std::vector<http::Request> requests;
+    for (const auto i : pending) {
+      requests.push_back(make_request("GET", paths[i], deadline));
+      if (token) requests.back().headers.emplace_back(kTokenHeader, *token);
     }
-    logger->debug("GET {} -> {} ({} ms)", path, res->status, res->elapsed.count());
-    switch (res->status) {
-      case 200: {
-        std::string body = std::move(res->body);
-        while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
-        return std::optional<std::string>(std::move(body));
-      }
-      case 404: return std::optional<std::string>{};
-      case 401:
-        tokens_.invalidate();
-        if (!token && !options_.v1_fallback) {
-          return fail(Errc::imds_token_required, "failed to read " + std::string(path) +
-                                                     ": IMDS requires a token and none can be had");
+    auto outcomes = transport_.perform_all(requests);
+
+    std::vector<std::size_t> again;                 // keys to ask for once more
+    std::string cause;                              // why (the last one seen)
+    std::optional<std::chrono::milliseconds> wait;  // the longest Retry-After among them
+    bool rejected_token = false;
+    for (std::size_t k = 0; k < pending.size(); ++k) {
+      const auto i = pending[k];
+      const std::string path(paths[i]);
+      auto& res = outcomes[k];
+      if (!res) {
+        if (res.error().is(Errc::http_too_large)) {
+          return fail(Errc::imds_bad_response, "failed to read " + path + ": " + res.error().message);
         }
-        if (!token) protocol_ = Protocol::unknown;  // IMDSv2 became required: try tokens again
-        // A 401 with a token we hold: refresh it at once; repeated ones are the early-boot
-        // race (NixOS/amis#137) and back off like any transient error.
-        if (unauthorized++ == 0) {
-          last_cause = "401 Unauthorized";
-          continue;
-        }
-        retry_later("401 Unauthorized", std::nullopt);
+        again.push_back(i);
+        cause = res.error().message;
         continue;
-      case 403:
-        return fail(Errc::imds_disabled, "failed to read " + std::string(path) +
-                                             ": 403 Forbidden: the instance metadata endpoint is disabled; " +
-                                             std::string(kDisabledFix));
-      default:
-        if (retryable_status(res->status)) {
-          retry_later(status_text(res->status), retry_after(*res));
-          continue;
+      }
+      logger->debug("GET {} -> {} ({} ms)", path, res->status, res->elapsed.count());
+      switch (res->status) {
+        case 200: {
+          std::string body = std::move(res->body);
+          while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+          values[i] = std::move(body);
+          break;
         }
-        return fail(Errc::imds_bad_response,
-                    "failed to read " + std::string(path) + ": unexpected " + status_text(res->status));
+        case 404: break;  // absent: stays an empty optional
+        case 401:
+          if (!token && !options_.v1_fallback) {
+            return fail(Errc::imds_token_required,
+                        "failed to read " + path + ": IMDS requires a token and none can be had");
+          }
+          rejected_token = true;
+          again.push_back(i);
+          cause = "401 Unauthorized";
+          break;
+        case 403:
+          return fail(Errc::imds_disabled, "failed to read " + path +
+                                               ": 403 Forbidden: the instance metadata endpoint is disabled; " +
+                                               std::string(kDisabledFix));
+        default:
+          if (!retryable_status(res->status)) {
+            return fail(Errc::imds_bad_response,
+                        "failed to read " + path + ": unexpected " + status_text(res->status));
+          }
+          again.push_back(i);
+          cause = status_text(res->status);
+          if (auto w = retry_after(*res)) wait = std::max(wait.value_or(*w), *w);
+      }
     }
+    pending = std::move(again);
+    if (pending.empty()) return values;
+    if (rejected_token) {
+      tokens_.invalidate();
+      if (!token) protocol_ = Protocol::unknown;  // IMDSv2 became required: try tokens again
+      // A 401 with a token we hold: refresh it at once; repeated ones are the early-boot
+      // race (NixOS/amis#137) and back off like any transient error.
+      if (unauthorized++ == 0) {
+        last_cause = std::move(cause);
+        continue;
+      }
+    }
+    retry_later(std::move(cause), wait);
   }
 }
 

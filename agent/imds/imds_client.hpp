@@ -13,8 +13,10 @@
 #include <chrono>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kn::imds {
 
@@ -51,6 +53,15 @@ class Client {
   // optional, never an error and never cached. Retries connection errors, 5xx and 429
   // (honouring Retry-After) until `deadline`.
   Result<std::optional<std::string>> get(std::string_view path, Clock::time_point deadline);
+
+  // As get for each path, the values in the order of `paths`. The GETs go out at the same
+  // time, each on a new connection (http::Transport::perform_all): one round trip after the
+  // token, and no answer waits for our delayed ACK, as on a kept-alive connection to a server
+  // that writes head and body apart with Nagle on (~40 ms a GET; docs/architecture.md).
+  // Keys that need another try are asked again together; the first failing key (in the
+  // order of `paths`) fails the whole read.
+  Result<std::vector<std::optional<std::string>>> get_many(std::span<const std::string_view> paths,
+                                                           Clock::time_point deadline);
 
   Clock::time_point deadline_from_now() { return clock_.now() + options_.deadline; }
   const Options& options() const { return options_; }

@@ -4,6 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <vector>
+
 namespace kn::imds {
 namespace {
 
@@ -23,14 +26,12 @@ std::string field(const nlohmann::json& doc, const char* name) {
   return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// Reads a key that must exist.
-Result<std::string> required(Client& client, std::string_view path, Clock::time_point deadline) {
-  auto v = client.get(path, deadline);
-  if (!v) return v.error();
-  if (!*v || (*v)->empty()) {
+// A key that must exist.
+Result<std::string> required(std::string_view path, std::optional<std::string> value) {
+  if (!value || value->empty()) {
     return fail(Errc::imds_bad_response, "failed to read " + std::string(path) + ": IMDS has no such key (404)");
   }
-  return std::move(**v);
+  return std::move(*value);
 }
 
 }  // namespace
@@ -39,10 +40,18 @@ Result<Placement> read_placement(Client& client, const PlacementQuery& query, Cl
   auto logger = log::get("imds");
   Placement p;
 
-  auto doc_text = client.get(kIdentityDocument, deadline);
-  if (!doc_text) return doc_text.error();
-  if (*doc_text) {
-    auto doc = nlohmann::json::parse(**doc_text, nullptr, false);
+  // Every key the query needs, read at once (one round trip after the token).
+  std::vector<std::string_view> paths{kIdentityDocument, kZoneId, kLifecycle};
+  if (query.verify_zone) paths.push_back(kZone);
+  if (query.addresses) paths.insert(paths.end(), {kLocalIpv4, kPublicIpv4});
+  auto values = client.get_many(paths, deadline);
+  if (!values) return values.error();
+  auto answer = [&](std::string_view path) -> std::optional<std::string>& {  // a path in `paths`
+    return (*values)[static_cast<std::size_t>(std::ranges::find(paths, path) - paths.begin())];
+  };
+
+  if (const auto& doc_text = answer(kIdentityDocument)) {
+    auto doc = nlohmann::json::parse(*doc_text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) {
       return fail(Errc::imds_bad_response, "failed to parse the instance identity document: not a JSON object");
     }
@@ -52,42 +61,47 @@ Result<Placement> read_placement(Client& client, const PlacementQuery& query, Cl
     p.instance_type = field(doc, "instanceType");
     if (auto ip = field(doc, "privateIp"); !ip.empty()) p.private_ipv4 = ip;
   }
-  // Without an identity document (EC2 look-alikes) read the keys one by one.
+
+  if (query.verify_zone) {
+    auto zone = required(kZone, std::move(answer(kZone)));
+    if (!zone) return zone.error();
+    if (!p.availability_zone.empty() && *zone != p.availability_zone) {
+      logger->warn("instance identity document says availability zone {} but placement/availability-zone says {}; "
+                   "using {} (placement is authoritative)", p.availability_zone, *zone, *zone);
+    }
+    p.availability_zone = std::move(*zone);
+  }
+
+  // Without an identity document (EC2 look-alikes) read the keys it would have given, in one
+  // more batch.
   struct Fallback {
     std::string* target;
     std::string_view path;
   };
-  for (auto [target, path] : {Fallback{&p.region, kRegion}, Fallback{&p.availability_zone, kZone},
-                              Fallback{&p.instance_id, kInstanceId}, Fallback{&p.instance_type, kInstanceType}}) {
-    if (!target->empty()) continue;
-    auto v = required(client, path, deadline);
-    if (!v) return v.error();
-    *target = std::move(*v);
+  std::vector<Fallback> missing;
+  std::vector<std::string_view> missing_paths;
+  for (auto f : {Fallback{&p.region, kRegion}, Fallback{&p.availability_zone, kZone},
+                 Fallback{&p.instance_id, kInstanceId}, Fallback{&p.instance_type, kInstanceType}}) {
+    if (!f.target->empty()) continue;
+    missing.push_back(f);
+    missing_paths.push_back(f.path);
   }
-
-  if (query.verify_zone) {
-    auto zone = required(client, kZone, deadline);
-    if (!zone) return zone.error();
-    if (*zone != p.availability_zone) {
-      logger->warn("instance identity document says availability zone {} but placement/availability-zone says {}; "
-                   "using {} (placement is authoritative)", p.availability_zone, *zone, *zone);
-      p.availability_zone = std::move(*zone);
+  if (!missing.empty()) {
+    auto more = client.get_many(missing_paths, deadline);
+    if (!more) return more.error();
+    for (std::size_t i = 0; i < missing.size(); ++i) {
+      auto v = required(missing[i].path, std::move((*more)[i]));
+      if (!v) return v.error();
+      *missing[i].target = std::move(*v);
     }
   }
 
-  for (auto [target, path] : {Fallback{&p.availability_zone_id, kZoneId}, Fallback{&p.lifecycle, kLifecycle}}) {
-    auto v = client.get(path, deadline);
-    if (!v) return v.error();
-    if (*v) *target = std::move(**v);  // absent on old IMDS versions: the label is left out
-  }
-
+  // Absent on old IMDS versions: the label is left out.
+  if (auto& v = answer(kZoneId)) p.availability_zone_id = std::move(*v);
+  if (auto& v = answer(kLifecycle)) p.lifecycle = std::move(*v);
   if (query.addresses) {
-    auto local = client.get(kLocalIpv4, deadline);
-    if (!local) return local.error();
-    p.private_ipv4 = *local;
-    auto pub = client.get(kPublicIpv4, deadline);
-    if (!pub) return pub.error();
-    p.public_ipv4 = *pub;
+    p.private_ipv4 = std::move(answer(kLocalIpv4));
+    p.public_ipv4 = std::move(answer(kPublicIpv4));
   }
   logger->debug("placement: region={} zone={} zone-id={} instance={} type={} lifecycle={}", p.region,
                 p.availability_zone, p.availability_zone_id, p.instance_id, p.instance_type, p.lifecycle);

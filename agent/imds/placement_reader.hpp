@@ -1,9 +1,10 @@
-// Reads the instance's Placement from IMDS in as few requests as possible.
+// Reads the instance's Placement from IMDS in as few requests and round trips as possible.
 //
-// Boot path budget (README.md "kontena-agent labels"): 4 requests with IMDSv2: the token, the instance identity
-// document (region, zone, instance id and type, private IP), placement/availability-zone-id
-// and instance-life-cycle. Cross-checking the zone against placement/availability-zone costs
-// a fifth and is opt-in (doctor, --verify-placement).
+// Boot path budget (README.md "kontena-agent labels"): 4 requests in two round trips with
+// IMDSv2: the token, then at the same time the instance identity document (region, zone,
+// instance id and type, private IP), placement/availability-zone-id and instance-life-cycle.
+// Cross-checking the zone against placement/availability-zone costs a fifth request in the
+// same round trip and is opt-in (doctor, --verify-placement).
 #pragma once
 
 #include "core/placement.hpp"

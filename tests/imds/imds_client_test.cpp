@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <set>
 #include <thread>
 #include <sstream>
 
@@ -76,12 +77,87 @@ TEST_CASE("imds: token-required mode yields the full placement in 4 requests, al
   CHECK(p->instance_id == "i-1234567890abcdef0");
   CHECK(p->instance_type == "m4.xlarge");
   CHECK(p->lifecycle == "on-demand");
-  CHECK(request_lines(sim) == std::vector<std::string>{
-                                  "PUT /latest/api/token 200",
-                                  "GET /latest/dynamic/instance-identity/document 200 token",
-                                  "GET /latest/meta-data/placement/availability-zone-id 200 token",
-                                  "GET /latest/meta-data/instance-life-cycle 200 token",
-                              });
+  auto lines = request_lines(sim);
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0] == "PUT /latest/api/token 200");
+  std::sort(lines.begin() + 1, lines.end());  // the GETs go out together: any arrival order
+  CHECK(lines == std::vector<std::string>{
+                     "PUT /latest/api/token 200",
+                     "GET /latest/dynamic/instance-identity/document 200 token",
+                     "GET /latest/meta-data/instance-life-cycle 200 token",
+                     "GET /latest/meta-data/placement/availability-zone-id 200 token",
+                 });
+}
+
+TEST_CASE("imds: the placement GETs go out together after the token, whatever the server's write style", "[imds]") {
+  // Two writes per answer (head, then body) is the simulator's default; one write is the easy case.
+  const bool single_write = GENERATE(false, true);
+  ImdsSim sim({"--mode", "required"});
+  // Each GET is held until three are in flight at once: a client sending them one after
+  // another never gets there (the log then shows in_flight 1 throughout).
+  sim.configure({{"single_write", single_write}, {"gather", 3}});
+  ClientFixture f(sim);
+  auto p = f.placement();
+  REQUIRE(p);
+  CHECK(p->availability_zone == "us-east-1a");
+  CHECK(p->availability_zone_id == "use1-az4");
+  CHECK(p->lifecycle == "on-demand");
+  CHECK(p->instance_type == "m4.xlarge");
+  const auto log = sim.requests();
+  INFO(log.dump());
+  REQUIRE(log.size() == 4);  // the token PUT, then the identity document, zone id and life cycle
+  CHECK(log[0]["method"] == "PUT");
+  std::set<int> get_connections;
+  int most_in_flight = 0;
+  for (std::size_t i = 1; i < log.size(); ++i) {
+    CHECK(log[i]["method"] == "GET");
+    CHECK(log[i]["status"] == 200);
+    get_connections.insert(log[i]["conn"].get<int>());
+    most_in_flight = std::max(most_in_flight, log[i]["in_flight"].get<int>());
+  }
+  CHECK(most_in_flight == 3);           // all three GETs were at the server at once
+  CHECK(get_connections.size() == 3);   // each on a connection of its own
+}
+
+TEST_CASE("imds: get_many answers in the order asked, 404 as absence, and asks again only for what failed", "[imds]") {
+  ImdsSim sim({"--mode", "required", "--scenario", "private-subnet"});
+  ClientFixture f(sim);
+  auto deadline = f.client.deadline_from_now();
+  REQUIRE(f.client.get("meta-data/instance-id", deadline));  // the token is cached from here on
+  sim.clear_requests();
+  sim.configure({{"fail_503", 1}, {"retry_after", 0}});  // the first GET to arrive gets a 503
+  const std::vector<std::string_view> paths{"meta-data/instance-type", "meta-data/public-ipv4",
+                                            "meta-data/instance-id"};
+  auto values = f.client.get_many(paths, deadline);
+  REQUIRE(values);
+  CHECK(*values == std::vector<std::optional<std::string>>{"m4.xlarge", std::nullopt, "i-1234567890abcdef0"});
+  const auto lines = request_lines(sim);
+  INFO(Catch::Detail::stringify(lines));
+  REQUIRE(lines.size() == 4);  // three GETs, one of them again after its 503; no new token
+  CHECK(std::count_if(lines.begin(), lines.end(), [](const auto& l) { return l.find(" 503 ") != std::string::npos; }) ==
+        1);
+  const auto retried = lines[3].substr(0, lines[3].find(' ', 4));
+  CHECK(std::count_if(lines.begin(), lines.end(), [&](const auto& l) { return l.starts_with(retried + " "); }) == 2);
+}
+
+TEST_CASE("http: perform_all returns the outcomes in request order, a failed connection with its own request",
+          "[imds][http]") {
+  ImdsSim sim;
+  kn::http::CurlTransport transport;
+  std::vector<kn::http::Request> requests(3);
+  requests[0].url = sim.endpoint() + "/latest/meta-data/instance-id";
+  requests[1].url = "http://127.0.0.1:9/";  // discard port: nothing listens
+  requests[2].url = sim.endpoint() + "/latest/meta-data/no-such-key";
+  const auto outcomes = transport.perform_all(requests);
+  REQUIRE(outcomes.size() == 3);
+  REQUIRE(outcomes[0]);
+  CHECK(outcomes[0]->status == 200);
+  CHECK(outcomes[0]->body == "i-1234567890abcdef0");
+  REQUIRE_FALSE(outcomes[1]);
+  CHECK(outcomes[1].error().is(Errc::http_connect));
+  REQUIRE(outcomes[2]);
+  CHECK(outcomes[2]->status == 404);
+  CHECK(outcomes[2]->header("content-type") == "text/html");
 }
 
 TEST_CASE("imds: optional mode still uses IMDSv2 tokens", "[imds]") {
@@ -292,7 +368,9 @@ TEST_CASE("imds: responses above the size cap are refused, not retried", "[imds]
   REQUIRE_FALSE(p);
   CHECK(p.error().is(Errc::imds_bad_response));
   CHECK_THAT(p.error().message, Catch::Contains("larger than 64 bytes"));
-  CHECK(sim.requests().size() == 2);
+  // The token, then the three placement GETs at once (the identity document is the one too
+  // large); none is asked again.
+  CHECK(sim.requests().size() == 4);
 }
 
 TEST_CASE("imds: http_proxy in the environment is never used for IMDS", "[imds]") {

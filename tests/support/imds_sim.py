@@ -40,13 +40,18 @@ IMDS surface (what clients see)
 Control API (same listener, prefix /_sim/, not logged, ignores mode/faults/latency)
 ----------------------------------------------------------------------------------
     GET    /_sim/health         {"ok": true}
-    GET    /_sim/requests       [{"method","path","token","status","t"}, ...] in arrival
-                                order; status 0 = no response sent (hop-limit hang)
+    GET    /_sim/requests       [{"method","path","token","status","t","conn","in_flight"},
+                                ...] in arrival order; status 0 = no response sent
+                                (hop-limit hang); conn numbers the TCP connection (1, 2,
+                                ... in accept order); in_flight counts the IMDS requests
+                                begun and not yet answered when this one arrived, itself
+                                included (above 1: requests overlapped)
     DELETE /_sim/requests       clear the log
     GET    /_sim/config         current config (fault counters count down as used)
     POST   /_sim/config         {"mode","hop_limit","latency_ms","fail_429","fail_503",
                                  "retry_after","transient_401","rate_limit","scenario",
-                                 "raw_fixture","tags","trailing_newline","user_data"}
+                                 "raw_fixture","tags","trailing_newline","user_data",
+                                 "single_write","gather"}
                                 any subset; applied atomically; returns full config
     POST   /_sim/spot           {"action":"terminate|stop|hibernate","delay_seconds":0}
                                 notice visible after delay; time = visible + 120 s
@@ -64,6 +69,18 @@ Bad control input -> 400 {"error": "..."}; unknown control path -> 404.
 Fault order for each IMDS request: disabled (403) -> hop-limit token PUT (hang) ->
 fail_429 -> fail_503 -> rate limit (429) -> routing/405 -> transient_401 ->
 token check (401) -> lookup (200/404); latency applies to every answer.
+
+Write style: by default an answer leaves in two writes (status line and headers,
+then the body), as http.server does. Nagle on this side then holds the body until
+the client ACKs the headers, which a client in delayed-ACK mode (a kept-alive
+connection) does only after ~40 ms: the harder case. --single-write (config
+"single_write") sends each answer in one write.
+
+Gather (config "gather": N, GET only, 0 = off): each GET answer is held until N
+GETs are in flight at once, then all are answered and gather turns itself off; a
+GET held GATHER_HOLD_SECONDS without that is answered anyway. Tests use it to
+prove that a client sends its GETs at the same time: a client that sends them one
+after another never has more than one in flight.
 """
 
 import argparse
@@ -98,6 +115,10 @@ TTL_MIN, TTL_MAX = 1, 21600  # "a TTL of 1 second up to 6 hours"
 # How long a hop-limited token PUT is held open without an answer; real clients
 # see their own timeout long before this.
 HOP_LIMIT_HOLD_SECONDS = 60.0
+# How long a GET waits for its gather (see the docstring); below the 1 s request
+# timeout of the clients under test, so a client that never overlaps its GETs sees
+# slow answers, not timeouts.
+GATHER_HOLD_SECONDS = 0.5
 # Spot notices give two minutes' warning:
 # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html
 SPOT_WARNING_SECONDS = 120
@@ -331,12 +352,17 @@ def _check(value, kind, name):
 CONFIG_KINDS = {"mode": MODES, "hop_limit": "bool", "latency_ms": "num", "fail_429": "int",
                 "fail_503": "int", "retry_after": "int", "transient_401": "int",
                 "rate_limit": "int", "scenario": SCENARIOS, "raw_fixture": "bool",
-                "tags": "bool", "trailing_newline": "bool", "user_data": "bool"}
+                "tags": "bool", "trailing_newline": "bool", "user_data": "bool",
+                "single_write": "bool", "gather": "int"}
 
 
 class SimState:
     def __init__(self, fixture, config):
         self.lock = threading.Lock()
+        self.gathered = threading.Condition(self.lock)   # a gather was complete
+        self.connections = 0              # TCP connections accepted so far
+        self.in_flight = 0                # IMDS requests begun and not yet answered
+        self.gathering = 0                # GETs held by the current gather
         self.fixture = fixture
         self.config = dict(config)
         self.started = time.monotonic()
@@ -351,13 +377,21 @@ class SimState:
 
     # -- IMDS request handling ------------------------------------------------
 
-    def begin(self, method, raw_path, headers):
+    def connected(self):
+        """Number a new TCP connection (1, 2, ...)."""
+        with self.lock:
+            self.connections += 1
+            return self.connections
+
+    def begin(self, method, raw_path, headers, conn):
         """Record an IMDS request and decide its answer. Returns (record, reply, delay_s)."""
         now = time.monotonic()
         with self.lock:
+            self.in_flight += 1
             record = {"method": method, "path": raw_path,
                       "token": headers.get(TOKEN_HEADER) is not None,
-                      "status": 0, "t": round(now - self.started, 6)}
+                      "status": 0, "t": round(now - self.started, 6), "conn": conn,
+                      "in_flight": self.in_flight}
             self.log.append(record)
             self.window.append(now)
             while self.window and self.window[0] <= now - 1.0:
@@ -365,9 +399,31 @@ class SimState:
             reply = self._decide(method, raw_path, headers, now)
             return record, reply, self.config["latency_ms"] / 1000.0
 
+    def gather(self, record):
+        """Hold a GET until config gather GETs are in flight together (see the docstring)."""
+        with self.lock:
+            if record["method"] != "GET" or self.config["gather"] <= 0:
+                return
+            self.gathering += 1
+            if self.gathering >= self.config["gather"]:
+                self.config["gather"], self.gathering = 0, 0
+                self.gathered.notify_all()
+                return
+            if not self.gathered.wait_for(lambda: self.config["gather"] == 0,
+                                          timeout=GATHER_HOLD_SECONDS):
+                self.gathering -= 1
+
     def finish(self, record, status):
+        """Record the answer's status; returns True when it goes out in one write."""
         with self.lock:
             record["status"] = status
+            self.in_flight -= 1
+            return self.config["single_write"]
+
+    def abandon(self):
+        """A request that is never answered (hop-limit hang) is no longer in flight."""
+        with self.lock:
+            self.in_flight -= 1
 
     def _throttle(self, code):
         # Retry-After is honoured by e.g. cloud-init's url_helper on 503.
@@ -659,7 +715,11 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length else b""
 
-    def _send(self, status, body, ctype, headers, head_only=False):
+    def setup(self):
+        super().setup()
+        self.conn = self.server.sim.connected()
+
+    def _send(self, status, body, ctype, headers, head_only=False, single_write=False):
         self.send_response(status, REASONS.get(status))
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -667,8 +727,15 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
-        self.end_headers()
-        if not head_only:
+        if head_only:
+            self.end_headers()
+        elif single_write:
+            # end_headers() would write the buffered head on its own; queue the blank
+            # line and the body behind it instead, so flush_headers() writes it all at once.
+            self._headers_buffer.append(b"\r\n" + body)
+            self.flush_headers()
+        else:
+            self.end_headers()
             self.wfile.write(body)
 
     def _dispatch(self):
@@ -697,15 +764,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def _imds(self):
         sim = self.server.sim
-        record, reply, delay = sim.begin(self.command, self.path, self.headers)
+        record, reply, delay = sim.begin(self.command, self.path, self.headers, self.conn)
         if reply.hang:
+            sim.abandon()
             self._hold_open()
             return
         if delay > 0:
             time.sleep(delay)
-        sim.finish(record, reply.status)
+        sim.gather(record)
+        single_write = sim.finish(record, reply.status)
         self._send(reply.status, reply.body, reply.ctype, reply.headers,
-                   head_only=self.command == "HEAD")
+                   head_only=self.command == "HEAD", single_write=single_write)
 
     def _hold_open(self):
         """Never answer: wait until the client gives up (EOF) or the hold time ends."""
@@ -853,6 +922,9 @@ def parse_args(argv):
                    help="more than N requests within one second get 429 (0 = off, default)")
     g.add_argument("--latency-ms", type=num, default=0.0, metavar="N",
                    help="delay every IMDS answer by N milliseconds")
+    g.add_argument("--single-write", action="store_true",
+                   help="send each IMDS answer in one write (default: two, head then body, "
+                        "so the body waits for the client's ACK of the head: Nagle)")
     return p.parse_args(argv)
 
 
@@ -895,7 +967,8 @@ def run(argv, servers, serving):
         "fail_429": args.fail_429, "fail_503": args.fail_503, "retry_after": args.retry_after,
         "transient_401": args.transient_401, "rate_limit": args.rate_limit,
         "scenario": args.scenario, "raw_fixture": args.raw_fixture, "tags": args.tags,
-        "trailing_newline": args.trailing_newline, "user_data": not args.no_user_data})
+        "trailing_newline": args.trailing_newline, "user_data": not args.no_user_data,
+        "single_write": args.single_write, "gather": 0})
     for index, ((host, family), port, port_file) in enumerate(resolved):
         server = SimServer(host, port, family, sim, args.verbose)
         servers.append(server)

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -337,6 +338,57 @@ def test_hop_limit():
         check("hop: SIGTERM exit 0", sim.stop() == 0)
 
 
+def test_write_style_and_overlap():
+    sim = Sim("--single-write")
+    try:
+        check("--single-write in config", sim.ctl("GET", "config")[1]["single_write"] is True)
+        # One write: the head and the body arrive together, in the first read.
+        with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as sock:
+            sock.sendall(b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: x\r\n\r\n")
+            first = sock.recv(65536)
+        check("single write: head and body in one read",
+              first.startswith(b"HTTP/1.1 200") and first.endswith(b"\r\n\r\ni-1234567890abcdef0"),
+              first)
+        sim.ctl("POST", "config", {"single_write": False})
+        check("two writes: same answer", sim.get("/latest/meta-data/instance-id")[2]
+              == "i-1234567890abcdef0")
+        check("single_write must be a bool", sim.ctl("POST", "config", {"single_write": 1})[0] == 400)
+
+        # conn numbers connections: two requests on one kept-alive connection share one.
+        sim.ctl("DELETE", "requests")
+        conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=5)
+        for _ in range(2):
+            conn.request("GET", "/latest/meta-data/instance-type")
+            conn.getresponse().read()
+        conn.close()
+        sim.get("/latest/meta-data/instance-type")
+        log = sim.ctl("GET", "requests")[1]
+        conns = [r["conn"] for r in log]
+        check("conn: same connection, same number; a new one, a new number",
+              len(conns) == 3 and conns[0] == conns[1] != conns[2], log)
+        check("in_flight 1 for requests one after another", all(r["in_flight"] == 1 for r in log), log)
+
+        # gather: three GETs sent at once are all in flight together, then answered.
+        sim.ctl("DELETE", "requests")
+        sim.ctl("POST", "config", {"gather": 3})
+        answers = []
+        threads = [threading.Thread(target=lambda: answers.append(
+            sim.get("/latest/meta-data/instance-id")[0])) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        log = sim.ctl("GET", "requests")[1]
+        check("gather: all answered 200", answers == [200, 200, 200], answers)
+        check("gather: three in flight at once", max(r["in_flight"] for r in log) == 3, log)
+        check("gather turns itself off", sim.ctl("GET", "config")[1]["gather"] == 0)
+        # A lone GET is answered anyway once the hold time is over.
+        sim.ctl("POST", "config", {"gather": 2})
+        check("gather: a lone GET still answered", sim.get("/latest/meta-data/instance-id")[0] == 200)
+    finally:
+        check("write style: SIGTERM exit 0", sim.stop() == 0)
+
+
 def test_cli():
     for host in ("0.0.0.0", "10.1.2.3", "localhost"):
         proc = subprocess.run([sys.executable, SIM, "--listen", host], capture_output=True,
@@ -350,7 +402,8 @@ def test_cli():
 
 
 def main():
-    for test in (test_cli, test_basics, test_raw_fixture, test_refuse_seconds, test_hop_limit):
+    for test in (test_cli, test_basics, test_raw_fixture, test_refuse_seconds, test_hop_limit,
+                 test_write_style_and_overlap):
         try:
             test()
         except Exception as exc:  # a crash counts as one failure, keep going
