@@ -15,3 +15,9 @@ add_dependencies(doctor_tests kontena-agent kontena-master-sim)
 kn_add_test(service_pods_tests app/service_pods_test.cpp)
 target_link_libraries(service_pods_tests PRIVATE kn_docker kn_test_docker)
 add_dependencies(service_pods_tests kontena-agent kontena-master-sim)
+
+# Service container logs end to end: kontena-agent run, the master simulator's container log
+# store and a private dockerd; an agent restart mid-stream and a slowly reading master.
+kn_add_test(container_logs_tests app/container_logs_test.cpp)
+target_link_libraries(container_logs_tests PRIVATE kn_docker kn_test_docker)
+add_dependencies(container_logs_tests kontena-agent kontena-master-sim)
