@@ -98,11 +98,14 @@ bool instance_running(const json& service) {
   return i.value("state", "") == "running" && i["rev"].is_string() && i["rev"] == i["deploy_rev"];
 }
 
-std::string running_container_id(const json& service) {
-  for (const auto& c : service["instances"][0]["containers"]) {
-    if (c.value("status", "") == "running") return c.value("id", "");
-  }
-  return {};
+// The service's container on the engine, found by the label the runtime sets.
+std::string container_id(const Dockerd& dockerd, const json& service) {
+  auto api = kn::docker::ContainerApi::connect(dockerd.docker_host());
+  REQUIRE(api);
+  auto list = api->list({"io.kontena.service.id=" + service.value("service_id", std::string())});
+  REQUIRE(list);
+  REQUIRE(list->size() == 1);
+  return list->front().id;
 }
 
 // The stdout lines' data, in the master's order.
@@ -198,8 +201,7 @@ TEST_CASE("container logs: every line reaches the master in order, none lost or 
       "i=0; while [ $i -lt 1000 ]; do echo $i; i=$((i+1)); /usr/bin/busybox usleep 10000; done; "
       "echo finished >&2; exec sleep 3600";
   auto service = deploy(s.master, agent, one_service_stack("logs", "counter", s.image, script));
-  const std::string id = running_container_id(service);
-  REQUIRE_FALSE(id.empty());
+  const std::string id = container_id(s.dockerd, service);
 
   // Restart the agent while the service is mid-way: the lines written meanwhile wait in Docker.
   REQUIRE(wait_until([&] { return s.master.service_logs("logs", "counter", 1000).size() >= 200; }, 30s));
