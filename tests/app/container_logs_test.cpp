@@ -210,7 +210,8 @@ json deploy(MasterSim& master, Agent& agent, const json& stack) {
 
 }  // namespace
 
-TEST_CASE("container logs: every line reaches the master in order, none lost or repeated across an agent restart",
+TEST_CASE("container logs: every line reaches the master in order, none lost or repeated across an agent restart "
+          "and a reconnect",
           "[runtime][e2e][logs]") {
   REQUIRE(Dockerd::available());
   REQUIRE(Registry::available());
@@ -219,10 +220,12 @@ TEST_CASE("container logs: every line reaches the master in order, none lost or 
   Agent agent(s.master, s.dockerd);
   REQUIRE(s.master.wait_for_status("node-1", "online", 20s));
 
-  // A numbered line every 10 ms for about 10 s, then one line on stderr.
+  // A numbered line every 10 ms for about 10 s, then one line on stderr; a pause of 1 s after
+  // line 599 lets the test drop the master link while no batch is on its way (a notification
+  // written just as the master closes is lost, as with Kontena's own agent: docs/runtime.md).
   const std::string script =
-      "i=0; while [ $i -lt 1000 ]; do echo $i; i=$((i+1)); /usr/bin/busybox usleep 10000; done; "
-      "echo finished >&2; exec sleep 3600";
+      "i=0; while [ $i -lt 1000 ]; do echo $i; i=$((i+1)); /usr/bin/busybox usleep 10000; "
+      "if [ $i -eq 600 ]; then sleep 1; fi; done; echo finished >&2; exec sleep 3600";
   auto service = deploy(s.master, agent, one_service_stack("logs", "counter", s.image, script));
   const std::string id = container_id(s.dockerd, service);
 
@@ -231,6 +234,13 @@ TEST_CASE("container logs: every line reaches the master in order, none lost or 
   REQUIRE(agent.terminate() == 0);
   const auto before_restart = stdout_data(s.master.all_service_logs("logs", "counter")).size();
   agent.start();
+
+  // The master drops the link in the pause; the agent reconnects (within about 1 s) while the
+  // service goes on writing.
+  REQUIRE(wait_until([&] { return has_last_line(s.master, "logs", "counter", "599"); }, 30s));
+  const auto handshakes = s.master.stats().value("handshakes", 0);
+  s.master.close("node-1", 4031, "closed by test");
+  CHECK(wait_until([&] { return s.master.stats().value("handshakes", 0) > handshakes; }, 10s));
 
   INFO("agent log:\n" << agent.log().substr(0, 20000));
   // The stderr line comes 10 ms after the last stdout line.
