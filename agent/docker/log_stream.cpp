@@ -156,10 +156,11 @@ Status follow_logs(std::string_view docker_host, std::string_view container_id,
   if (response->status == 404) {
     return fail(Errc::docker_not_found, "failed to follow " + what + ": no such container");
   }
+  const auto conflict = response->status == 409;  // being removed, or already dead and marked for removal
   if (response->status < 200 || response->status >= 300) {
     auto doc = nlohmann::json::parse(response->body, nullptr, false);
     const std::string message = doc.is_object() ? doc.value("message", response->body) : response->body;
-    return fail(Errc::docker_failed,
+    return fail(conflict ? Errc::docker_conflict : Errc::docker_failed,
                 "failed to follow " + what + ": " + message + " (HTTP " + std::to_string(response->status) + ")");
   }
   return {};  // the stream ended: the container stopped

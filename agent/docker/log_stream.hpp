@@ -64,7 +64,8 @@ std::string docker_since(std::chrono::system_clock::time_point t);
 // silence). `on_chunk` may block: while it does nothing more is read from Docker, which keeps
 // the output in its log file. Returns when the container stops (the stream ends: success),
 // when `on_chunk` returns false or `stop` is set (success), or on failure:
-// Errc::docker_not_found (no such container), docker_unavailable, docker_failed.
+// Errc::docker_not_found (no such container), docker_conflict (being removed), docker_unavailable,
+// docker_failed.
 Status follow_logs(std::string_view docker_host, std::string_view container_id,
                    std::optional<std::chrono::system_clock::time_point> since,
                    const std::function<bool(std::string_view chunk)>& on_chunk, const std::atomic<bool>& stop);

@@ -97,7 +97,7 @@ struct LogStreamer::Follower : std::enable_shared_from_this<Follower> {
 };
 
 void LogStreamer::Follower::save(bool force) {
-  if (cursor_ == saved_) return;
+  if (cursor_ == saved_ || cursor_file.empty()) return;
   if (!force && Clock::now() - saved_at_ < kCursorSaveInterval) return;
   if (auto st = save_cursor(cursor_file, cursor_); !st) {
     logger()->warn("{}", st.error().message);
@@ -117,8 +117,8 @@ bool LogStreamer::Follower::send(std::vector<LogLine>& batch, std::vector<std::c
     if (stopping) return false;
     written.reset();
     lock.unlock();
-    asio::post(context.loop, [self = shared_from_this(), params] {
-      self->context.master->notify_written(kLogBatch, params, [self](bool ok) {
+    asio::post(context.loop, [self = shared_from_this(), params]() mutable {
+      self->context.master->notify_written(kLogBatch, std::move(params), [self](bool ok) {
         {
           std::lock_guard guard(self->mutex);
           self->written = ok;
@@ -144,7 +144,7 @@ bool LogStreamer::Follower::send(std::vector<LogLine>& batch, std::vector<std::c
 }
 
 void LogStreamer::Follower::run() {
-  auto loaded = load_cursor(cursor_file);
+  auto loaded = cursor_file.empty() ? Result<LogCursor>(LogCursor{}) : load_cursor(cursor_file);
   if (!loaded) logger()->warn("{}", loaded.error().message);
   cursor_ = loaded ? *loaded : LogCursor{};
   saved_ = cursor_;
@@ -180,11 +180,15 @@ void LogStreamer::Follower::run() {
         return !stopping.load();
       },
       stopping);
-  if (!status && !status.error().is(Errc::docker_not_found)) logger()->warn("{}", status.error().message);
+  // A container removed meanwhile is not a problem worth a warning.
+  if (!status && !status.error().is(Errc::docker_not_found) && !status.error().is(Errc::docker_conflict)) {
+    logger()->warn("{}", status.error().message);
+  }
   save(true);
 }
 
 LogStreamer::LogStreamer(RuntimeContext context) : context_(std::move(context)) {
+  if (context_.state_dir.empty()) return;  // no cursors kept (a resume starts at the first line)
   // Cursors of containers removed while the agent was down.
   asio::post(janitor_, [host = context_.docker_host, dir = context_.state_dir] {
     std::error_code ec;
@@ -218,7 +222,7 @@ void LogStreamer::start_follower(const ServiceContainer& c) {
   f->templ.service = label_of(c.inspect, label::service_name, "");
   f->templ.stack = label_of(c.inspect, "io.kontena.stack.name", "null");
   f->templ.instance = c.instance_number;
-  f->cursor_file = cursor_path(context_.state_dir, c.id);
+  if (!context_.state_dir.empty()) f->cursor_file = cursor_path(context_.state_dir, c.id);
   f->online = online_;
   entries_[c.id] = Entry{f, std::nullopt};
   f->thread = std::thread([f, w = weak_from_this()] {
@@ -239,6 +243,11 @@ void LogStreamer::follower_ended(const std::string& id, const std::shared_ptr<Fo
     start_follower(*again);
     return;
   }
+  forget_later(id);
+}
+
+void LogStreamer::forget_later(const std::string& id) {
+  if (context_.state_dir.empty()) return;
   asio::post(janitor_, [host = context_.docker_host, dir = context_.state_dir, id] {
     forget_cursor_if_gone(host, dir, id);
   });
@@ -248,10 +257,7 @@ void LogStreamer::on_container_stopped(const std::string& id) {
   if (stopped_) return;
   // A followed container's stream ends by itself once Docker has sent its last lines; the
   // end checks whether the container is gone. Otherwise (a destroy after the die) check now.
-  if (entries_.contains(id)) return;
-  asio::post(janitor_, [host = context_.docker_host, dir = context_.state_dir, id] {
-    forget_cursor_if_gone(host, dir, id);
-  });
+  if (!entries_.contains(id)) forget_later(id);
 }
 
 void LogStreamer::on_online() {

@@ -8,6 +8,7 @@
 //   is kept in <state_dir>/logs/<id>, written at most once a second and when the follower ends,
 //   so a reconnect or an agent restart resumes at Docker's `since` without gap or repeat
 //   (a SIGKILL may repeat up to the last second). The file goes when the container is destroyed.
+//   Without a state_dir nothing is kept and a follower starts at the container's first line.
 // - While offline nothing is sent and the cursor stays.
 // - Backpressure: one batch in flight per container; while it waits, the container's log
 //   stream is not read (Docker keeps the output in its log file).
@@ -49,8 +50,7 @@ class LogStreamer final : public RuntimeService, public std::enable_shared_from_
   void start_follower(const ServiceContainer& container);
   void follower_ended(const std::string& id, const std::shared_ptr<Follower>& follower);
   // On the janitor thread: the cursor file goes when Docker no longer has the container.
-  void forget_if_gone(const std::string& id);
-  void sweep_cursors();
+  void forget_later(const std::string& id);
 
   RuntimeContext context_;
   bool online_ = false;
