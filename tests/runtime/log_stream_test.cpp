@@ -66,7 +66,7 @@ TEST_CASE("log demuxer: frames split anywhere, even inside the 8-byte header, gi
   }
 }
 
-TEST_CASE("log demuxer: a line spread over several frames is one line; an unfinished one waits", "[logs]") {
+TEST_CASE("log demuxer: a line spread over several frames is one line - an unfinished one waits", "[logs]") {
   LogDemuxer d(false);
   Lines out;
   auto on_line = [&](LogStream s, std::string_view line) {

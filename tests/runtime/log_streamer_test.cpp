@@ -80,7 +80,7 @@ struct Loop {
 
 }  // namespace
 
-TEST_CASE("log streamer: a TTY container's lines reach the master once online; a dropped batch is sent again",
+TEST_CASE("log streamer: a TTY container's lines reach the master once online - a dropped batch is sent again",
           "[logs][docker]") {
   REQUIRE(Dockerd::available());
   REQUIRE(kn::test::busybox_image_available());
