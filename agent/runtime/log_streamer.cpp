@@ -177,6 +177,8 @@ void LogStreamer::Follower::run() {
         });
         // What this piece completed goes now, not when ten lines have gathered.
         if (!batch.empty() && !stopping) send(batch, times);
+        // A quiet container: its last lines reach the file within about a second anyway.
+        if (chunk.empty()) save(false);
         return !stopping.load();
       },
       stopping);
