@@ -266,7 +266,8 @@ awaitable<HttpResponse> handle_rest(SimState& state, const HttpRequest& req) {
                       !authorized(state, req);
   // The service side's routes (service_rest.hpp); decided before any co_await below.
   std::optional<RestResult> services;
-  if (!denied) services = handle_container_logs_rest(state, r.method, p, std::string_view(req.target().data(), req.target().size()));
+  const std::string_view target(req.target().data(), req.target().size());
+  if (!denied) services = handle_container_logs_rest(state, r.method, p, target);  // container_logs.hpp
   if (!denied && !services) services = handle_service_rest(state, r.method, p, r.body);
   if (p.empty() && get) {
     res = reply(req, http::status::ok, Json{{"name", "Kontena Master"}, {"version", state.master_version}});
