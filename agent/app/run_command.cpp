@@ -15,6 +15,7 @@
 #include "master/node_info.hpp"
 #include "master/node_stats.hpp"
 #include "link/websocket_link.hpp"
+#include "runtime/log_streamer.hpp"
 #include "runtime/pod_manager.hpp"
 #include "systemd/notifier.hpp"
 
@@ -74,6 +75,9 @@ class LinkPort final : public runtime::MasterPort {
   }
   void notify(std::string method, nlohmann::json params) override {
     link_->notify(std::move(method), std::move(params));
+  }
+  void notify_written(std::string method, nlohmann::json params, std::function<void(bool)> done) override {
+    link_->notify_written(std::move(method), std::move(params), std::move(done));
   }
   void reply(std::uint32_t request_id, Result<nlohmann::json> result) {
     link_->reply(request_id, std::move(result));
@@ -168,6 +172,7 @@ int run_command(const AgentOptions& options) {
   pod_options.state_dir = options.state_dir;
   runtime::PodManager pods(ioc.get_executor(), apply.docker_host, node_id, port, pod_options);
   // Day-two services (docs/runtime.md) are added here, before the served methods are read.
+  pods.add_service(std::make_shared<runtime::LogStreamer>(pods.context()));
   session.served_methods = pods.served_methods();
 
   master::LinkHooks hooks;

@@ -45,7 +45,8 @@ class ConnectionBase {
  public:
   virtual ~ConnectionBase() = default;
   virtual void start() = 0;
-  virtual void send(rpc::Bytes frame) = 0;
+  // `written` (may be empty) runs once: true after the frame's write, false if it never happens.
+  virtual void send(rpc::Bytes frame, std::function<void(bool)> written) = 0;
   virtual void ping() = 0;
   virtual void close(std::uint16_t code, std::string reason) = 0;
   virtual void abort() = 0;
@@ -91,6 +92,7 @@ class MasterLink::Impl {
   bool collecting_stats_ = false;
   std::uint64_t next_call_tag_ = 0;
   std::map<std::uint64_t, std::function<void(Result<rpc::Value>)>> calls_;  // by event::Call tag
+  std::function<void(bool)> written_for_next_send_;  // notify_written: for the Send its Notify makes
 
  private:
   void execute(Action& a);
@@ -110,14 +112,18 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
 
   void start() override { asio::co_spawn(ws_.get_executor(), run(this->shared_from_this()), on_exit()); }
 
-  void send(rpc::Bytes frame) override { enqueue(Out{Out::frame, std::move(frame), 0, {}}); }
-  void ping() override { enqueue(Out{Out::ping, {}, 0, {}}); }
+  ~Connection() override { drop_queue(); }
+
+  void send(rpc::Bytes frame, std::function<void(bool)> written) override {
+    enqueue(Out{Out::frame, std::move(frame), 0, {}, std::move(written)});
+  }
+  void ping() override { enqueue(Out{Out::ping, {}, 0, {}, {}}); }
   void close(std::uint16_t code, std::string reason) override {
-    enqueue(Out{Out::close, {}, code, std::move(reason)});
+    enqueue(Out{Out::close, {}, code, std::move(reason), {}});
   }
   void abort() override {
     aborted_ = true;
-    queue_.clear();
+    drop_queue();
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
     beast::get_lowest_layer(ws_).close();
@@ -129,7 +135,17 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     rpc::Bytes data;
     std::uint16_t code;
     std::string reason;
+    std::function<void(bool)> written;  // frames only: MasterLink::notify_written
   };
+
+  // Frames that will never be written tell their senders so.
+  void drop_queue() {
+    auto dropped = std::move(queue_);
+    queue_.clear();
+    for (auto& out : dropped) {
+      if (out.written) out.written(false);
+    }
+  }
 
   void report(Event ev) {
     if (!aborted_) link_.report(gen_, std::move(ev));
@@ -159,7 +175,10 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   }
 
   void enqueue(Out out) {
-    if (aborted_ || !open_) return;
+    if (aborted_ || !open_) {
+      if (out.written) out.written(false);
+      return;
+    }
     queue_.push_back(std::move(out));
     if (!writing_) {
       writing_ = true;
@@ -180,6 +199,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       switch (out.kind) {
         case Out::frame:
           std::tie(ec, std::ignore) = co_await ws_.async_write(asio::buffer(out.data), kTuple);
+          if (out.written) out.written(!ec);
           break;
         case Out::ping: {
           // kontena v1.5.4: agent/lib/kontena/websocket_client.rb: the ping payload is the current UTC time.
@@ -198,7 +218,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       if (ec) {
         // The read loop sees the same failure and reports the close.
         log::get("master")->debug("write failed: {}", ec.message());
-        queue_.clear();
+        drop_queue();
         break;
       }
     }
@@ -352,7 +372,13 @@ void MasterLink::Impl::execute(Action& a) {
         if constexpr (std::is_same_v<T, action::Connect>) {
           connect();
         } else if constexpr (std::is_same_v<T, action::Send>) {
-          if (conn_) conn_->send(std::move(act.frame));
+          // The Send of a notify_written carries its callback (set only while that Notify is fed).
+          auto written = std::exchange(written_for_next_send_, {});
+          if (conn_) {
+            conn_->send(std::move(act.frame), std::move(written));
+          } else if (written) {
+            written(false);
+          }
         } else if constexpr (std::is_same_v<T, action::Ping>) {
           if (conn_) conn_->ping();
         } else if constexpr (std::is_same_v<T, action::Close>) {
@@ -451,6 +477,16 @@ void MasterLink::call(std::string method, rpc::Value params, std::function<void(
 void MasterLink::notify(std::string method, rpc::Value params) {
   asio::post(impl_->ioc_, [impl = impl_.get(), method = std::move(method), params = std::move(params)]() mutable {
     impl->feed(event::Notify{std::move(method), std::move(params)});
+  });
+}
+
+void MasterLink::notify_written(std::string method, rpc::Value params, std::function<void(bool written)> done) {
+  asio::post(impl_->ioc_, [impl = impl_.get(), method = std::move(method), params = std::move(params),
+                           done = std::move(done)]() mutable {
+    impl->written_for_next_send_ = std::move(done);
+    impl->feed(event::Notify{std::move(method), std::move(params)});
+    // Still here: the session dropped it (not connected), or there was no connection.
+    if (auto dropped = std::exchange(impl->written_for_next_send_, {})) dropped(false);
   });
 }
 

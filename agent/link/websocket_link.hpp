@@ -4,7 +4,7 @@
 // events. Blocking work (Docker /info, /proc reads) runs on the `worker` executor, so it
 // never delays a ping, a pong or a close.
 //
-// Public calls must be made on the io_context's thread, except call(), notify() and reply(),
+// Public calls must be made on the io_context's thread, except call(), notify(), notify_written() and reply(),
 // which any thread may use (they post to the io_context). The MasterLink must outlive the
 // io_context's run.
 #pragma once
@@ -65,6 +65,10 @@ class MasterLink {
   void call(std::string method, rpc::Value params, std::function<void(Result<rpc::Value>)> done);
   // A notification; dropped (debug log) when not connected.
   void notify(std::string method, rpc::Value params);
+  // A notification whose `done` runs exactly once on the io_context thread: true once its frame
+  // was written to the socket, false when it was dropped (not connected, or the connection
+  // ended before the write). Any thread may call it.
+  void notify_written(std::string method, rpc::Value params, std::function<void(bool written)> done);
   // Answers a request delivered through LinkHooks::on_master_call; a Failure goes back as
   // {code: 500, message}. Dropped when that connection has ended.
   void reply(std::uint32_t request_id, Result<rpc::Value> result);

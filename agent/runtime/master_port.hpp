@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 
 namespace kn::runtime {
 
@@ -17,6 +18,14 @@ struct MasterPort {
   virtual void call(std::string method, nlohmann::json params, std::function<void(Result<nlohmann::json>)> done) = 0;
   // A notification; dropped when offline.
   virtual void notify(std::string method, nlohmann::json params) = 0;
+  // A notification whose `done` runs exactly once, on the loop: true once it was written to the
+  // master's socket, false when it was dropped (offline, or the connection ended first). The
+  // log streamer counts a line as sent only then. This default suits ports whose notify
+  // delivers at once (test recorders); the master link overrides it.
+  virtual void notify_written(std::string method, nlohmann::json params, std::function<void(bool written)> done) {
+    notify(std::move(method), std::move(params));
+    if (done) done(true);
+  }
 };
 
 }  // namespace kn::runtime

@@ -21,3 +21,8 @@ add_dependencies(service_pods_tests kontena-agent kontena-master-sim)
 kn_add_test(lifecycle_hooks_tests app/lifecycle_hooks_test.cpp)
 target_link_libraries(lifecycle_hooks_tests PRIVATE kn_docker kn_test_docker)
 add_dependencies(lifecycle_hooks_tests kontena-agent kontena-master-sim)
+# Service container logs end to end: kontena-agent run, the master simulator's container log
+# store and a private dockerd; an agent restart mid-stream and a slowly reading master.
+kn_add_test(container_logs_tests app/container_logs_test.cpp)
+target_link_libraries(container_logs_tests PRIVATE kn_docker kn_test_docker)
+add_dependencies(container_logs_tests kontena-agent kontena-master-sim)

@@ -560,3 +560,30 @@ TEST_CASE("link: a served master request reaches the app and its reply goes back
   reply = master.request(InProcessLink::kName, "/etcd/health", json::array(), 5s);
   CHECK(reply["error"]["code"] == 501);
 }
+
+TEST_CASE("link: notify_written reports a notification written to the socket - and a dropped one as not written") {
+  MasterSim master;
+  InProcessLink l(master);
+  // Waits for the one report of a notify_written made from this (non-loop) thread.
+  auto notify = [&](const std::string& method, json params) {
+    auto promise = std::make_shared<std::promise<bool>>();
+    auto future = promise->get_future();
+    auto calls = std::make_shared<std::atomic<int>>(0);
+    l.link->notify_written(method, std::move(params), [promise, calls](bool written) {
+      if (calls->fetch_add(1) == 0) promise->set_value(written);
+    });
+    REQUIRE(future.wait_for(10s) == std::future_status::ready);
+    const bool written = future.get();
+    std::this_thread::sleep_for(50ms);  // a second report would arrive by now
+    CHECK(calls->load() == 1);
+    return written;
+  };
+  // Not connected yet: dropped.
+  CHECK_FALSE(notify("/containers/log_batch", json::array({json::array()})));
+
+  l.start();
+  REQUIRE(master.wait_for_status(InProcessLink::kName, "online", 10s));
+  const auto before = master.stats().value("notifications", 0);
+  CHECK(notify("/containers/log_batch", json::array({json::array()})));
+  CHECK(MasterSim::wait_until([&] { return master.stats().value("notifications", 0) == before + 1; }, 5s));
+}

@@ -1,5 +1,6 @@
 #include "rest_api.hpp"
 
+#include "container_logs.hpp"
 #include "service_rest.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
@@ -265,7 +266,9 @@ awaitable<HttpResponse> handle_rest(SimState& state, const HttpRequest& req) {
                       !authorized(state, req);
   // The service side's routes (service_rest.hpp); decided before any co_await below.
   std::optional<RestResult> services;
-  if (!denied) services = handle_service_rest(state, r.method, p, r.body);
+  const std::string_view target(req.target().data(), req.target().size());
+  if (!denied) services = handle_container_logs_rest(state, r.method, p, target);  // container_logs.hpp
+  if (!denied && !services) services = handle_service_rest(state, r.method, p, r.body);
   if (p.empty() && get) {
     res = reply(req, http::status::ok, Json{{"name", "Kontena Master"}, {"version", state.master_version}});
   } else if (p.size() == 2 && p[0] == "v1" && p[1] == "ping" && get) {

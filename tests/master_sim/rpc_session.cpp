@@ -184,11 +184,16 @@ awaitable<void> WsSession<Stream>::run(HttpRequest upgrade) {
 
   beast::flat_buffer buffer;
   beast::error_code read_ec;
+  asio::steady_timer read_pause(ws_.get_executor());
   for (;;) {
     auto [rec, n] = co_await ws_.async_read(buffer, kUse);
     if (rec) {
       read_ec = rec;
       break;
+    }
+    if (state_.config.read_delay.count() > 0) {  // read_delay_ms: a master that drains slowly
+      read_pause.expires_after(state_.config.read_delay);
+      co_await read_pause.async_wait(kUse);
     }
     const auto data = buffer.cdata();
     auto decoded = ws_.got_binary() ? rpc::decode(static_cast<const std::uint8_t*>(data.data()), data.size())

@@ -21,6 +21,7 @@ constexpr Field kFields[] = {
     {"notify_timeout_ms", &RuntimeConfig::notify_timeout}, {"deploy_timeout_ms", &RuntimeConfig::deploy_timeout},
     {"deploy_poll_ms", &RuntimeConfig::deploy_poll},       {"scheduler_interval_ms", &RuntimeConfig::scheduler_interval},
     {"daemon_grace_ms", &RuntimeConfig::daemon_grace},     {"ha_grace_ms", &RuntimeConfig::ha_grace},
+    {"read_delay_ms", &RuntimeConfig::read_delay},
 };
 
 // The master picks a random request id below 2147483647 (server/app/services/rpc_client.rb).
@@ -46,7 +47,10 @@ std::optional<std::string> RuntimeConfig::apply(const Json& changes) {
       if (key == f.name) field = &f;
     }
     if (field == nullptr) return "unknown setting '" + key + "'";
-    if (!value.is_number_integer() || value.get<std::int64_t>() <= 0) return key + " must be a positive integer";
+    const bool may_be_zero = field->member == &RuntimeConfig::read_delay;  // 0 turns it off
+    if (!value.is_number_integer() || value.get<std::int64_t>() < (may_be_zero ? 0 : 1)) {
+      return key + (may_be_zero ? " must be a non-negative integer" : " must be a positive integer");
+    }
     next.*(field->member) = milliseconds(value.get<std::int64_t>());
   }
   *this = next;

@@ -3,6 +3,7 @@
 // live WebSocket sessions (so REST calls can close, ping or query them).
 #pragma once
 
+#include "container_log_store.hpp"
 #include "node_registry.hpp"
 #include "services.hpp"
 
@@ -44,6 +45,9 @@ struct RuntimeConfig {
   milliseconds scheduler_interval{20'000};   // GridSchedulerJob
   milliseconds daemon_grace{600'000};        // Daemon#host_grace_period: a lost node keeps its instances
   milliseconds ha_grace{120'000};            // HighAvailability#host_grace_period
+  // Test only: a pause after each frame read from an agent (0: none), a master that drains
+  // its sockets slowly (container_logs.hpp; the log streamer's backpressure test).
+  milliseconds read_delay{0};
 
   Json to_json() const;
   // Applies {"ping_interval_ms": N, ...}; unknown keys or non-positive values are an error text.
@@ -111,6 +115,7 @@ struct SimState {
   std::shared_ptr<spdlog::logger> log;
   std::function<void()> on_config_changed;  // wakes the cleanup loops and the scheduler job
   ServiceStore services;
+  ContainerLogStore container_logs;  // container_logs.hpp
   boost::asio::any_io_executor executor;  // the io_context's, for deploys started by REST calls
 
   // Sessions of a node; `live_only`: only the one whose connection is plugged.

@@ -6,12 +6,14 @@ kn_add_test(runtime_unit_tests
   runtime/container_spec_test.cpp
   runtime/reconciler_test.cpp
   runtime/pod_manager_rpc_test.cpp
-  runtime/lifecycle_hooks_plan_test.cpp)
+  runtime/lifecycle_hooks_plan_test.cpp
+  runtime/log_stream_test.cpp)
 target_link_libraries(runtime_unit_tests PRIVATE kn_runtime)
 
 # The pod manager against a real dockerd (own bridge, busybox imported offline) and a
 # recording master port. Fails (never passes silently) without root and dockerd.
 kn_add_test(runtime_docker_tests
   runtime/pod_manager_test.cpp
-  runtime/lifecycle_hooks_docker_test.cpp)
+  runtime/lifecycle_hooks_docker_test.cpp
+  runtime/log_streamer_test.cpp)
 target_link_libraries(runtime_docker_tests PRIVATE kn_runtime kn_test_docker)

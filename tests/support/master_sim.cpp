@@ -260,6 +260,26 @@ void MasterSim::remove_stack(const std::string& stack) const {
 
 nlohmann::json MasterSim::containers() const { return checked("GET", "/v1/_sim/containers", nullptr)["containers"]; }
 
+nlohmann::json MasterSim::service_logs(const std::string& stack, const std::string& name, int limit,
+                                       const std::string& from) const {
+  std::string target = "/v1/services/" + grid() + "/" + stack + "/" + name + "/container_logs?limit=" +
+                       std::to_string(limit);
+  if (!from.empty()) target += "&from=" + from;
+  return checked("GET", target, nullptr)["logs"];
+}
+
+nlohmann::json MasterSim::all_service_logs(const std::string& stack, const std::string& name) const {
+  nlohmann::json all = nlohmann::json::array();
+  // The first page must start at the oldest line: from the smallest id there is.
+  std::string from = "0";
+  for (;;) {
+    auto page = service_logs(stack, name, 10000, from);
+    if (page.empty()) return all;
+    for (auto& line : page) all.push_back(line);
+    from = all.back().value("id", std::string());
+  }
+}
+
 bool MasterSim::wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   return test::wait_until(condition, timeout);
 }

@@ -118,6 +118,13 @@ class MasterSim {
   void remove_stack(const std::string& stack) const;
   // Every container record the agents reported, deleted ones included (GET /v1/_sim/containers).
   nlohmann::json containers() const;
+  // `kontena service logs`: GET /v1/services/{grid}/{stack}/{service}/container_logs?limit=N
+  // (&from=ID: the lines after that id; without it the last N); the `logs` array of
+  // {id, name, created_at, type, data, ...} (tests/master_sim/container_logs.hpp).
+  nlohmann::json service_logs(const std::string& stack, const std::string& name, int limit = 100,
+                              const std::string& from = {}) const;
+  // Every stored line of the service, oldest first (pages of 10000 with `from`).
+  nlohmann::json all_service_logs(const std::string& stack, const std::string& name) const;
 
   // Any REST call; `authorize` adds the bearer API token when one is configured.
   RestReply rest(const std::string& method, const std::string& target, const nlohmann::json& body = nullptr,
