@@ -301,4 +301,50 @@ Result<nlohmann::json> ContainerApi::inspect_image(std::string_view image) {
   return parse_json(what, *response);
 }
 
+// ---- exec (exec sessions, /containers/exec) ----
+
+namespace {
+
+std::string exec_path(std::string_view exec_id, std::string_view suffix) {
+  boost::urls::url path;
+  path.set_path("/exec");
+  path.segments().push_back(exec_id);
+  path.segments().push_back(suffix);
+  return std::string(path.encoded_path());
+}
+
+}  // namespace
+
+Result<std::string> ContainerApi::create_exec(std::string_view container_id, const nlohmann::json& config) {
+  const std::string what = "create an exec in container " + quoted(container_id);
+  auto response = send(what, "POST", api_url(engine_, container_path(container_id, "exec")), kCallTimeout,
+                       config.dump());
+  if (!response) return response.error();
+  if (response->status != 201) return engine_failure(what, *response);
+  auto doc = parse_json(what, *response);
+  if (!doc) return doc.error();
+  if (!doc->is_object() || !(*doc)["Id"].is_string()) {
+    return fail(Errc::docker_failed, "failed to " + what + ": the answer has no \"Id\"");
+  }
+  return (*doc)["Id"].get<std::string>();
+}
+
+Status ContainerApi::resize_exec(std::string_view exec_id, int height, int width) {
+  const std::string what = "resize the TTY of exec " + quoted(exec_id);
+  const auto url =
+      api_url(engine_, exec_path(exec_id, "resize"), {{"h", std::to_string(height)}, {"w", std::to_string(width)}});
+  auto response = send(what, "POST", url, kCallTimeout);
+  if (!response) return response.error();
+  if (response->status != 200 && response->status != 201) return engine_failure(what, *response);
+  return {};
+}
+
+Result<nlohmann::json> ContainerApi::inspect_exec(std::string_view exec_id) {
+  const std::string what = "inspect exec " + quoted(exec_id);
+  auto response = send(what, "GET", api_url(engine_, exec_path(exec_id, "json")), kCallTimeout);
+  if (!response) return response.error();
+  if (response->status != 200) return engine_failure(what, *response);
+  return parse_json(what, *response);
+}
+
 }  // namespace kn::docker

@@ -55,6 +55,18 @@ class ContainerApi {                 // not thread-safe: one per thread (owns it
 
   std::unique_ptr<http::CurlTransport> transport_;  // heap: engine_ keeps a reference across moves
   EngineClient engine_;                             // the negotiated API version and socket
+
+  // ---- exec (exec sessions, /containers/exec) ----
+ public:
+  // POST /containers/ID/exec with `config` (AttachStdin/Stdout/Stderr, Tty, Cmd, Env); returns
+  // the exec id. 404 -> docker_not_found, 409 (not running, paused) -> docker_conflict.
+  Result<std::string> create_exec(std::string_view container_id, const nlohmann::json& config);
+  // POST /exec/ID/resize?h=&w= (the TTY of a running exec); 409 while the process is not running yet.
+  Status resize_exec(std::string_view exec_id, int height, int width);
+  // GET /exec/ID/json: {Running, ExitCode (null while running), Pid, ...}.
+  Result<nlohmann::json> inspect_exec(std::string_view exec_id);
+  // The socket and API version, for the hijacked POST /exec/ID/start (docker/exec_stream.hpp).
+  const EngineClient& engine() const { return engine_; }
 };
 
 // The X-Registry-Auth header value: base64url of {"username","password","email","serveraddress"},
