@@ -3,6 +3,7 @@
 // live WebSocket sessions (so REST calls can close, ping or query them).
 #pragma once
 
+#include "container_exec.hpp"
 #include "node_registry.hpp"
 #include "services.hpp"
 
@@ -111,6 +112,7 @@ struct SimState {
   std::shared_ptr<spdlog::logger> log;
   std::function<void()> on_config_changed;  // wakes the cleanup loops and the scheduler job
   ServiceStore services;
+  ExecStore exec;  // exec sessions started through the REST API (container_exec.hpp)
   boost::asio::any_io_executor executor;  // the io_context's, for deploys started by REST calls
 
   // Sessions of a node; `live_only`: only the one whose connection is plugged.
