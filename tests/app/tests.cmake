@@ -15,3 +15,9 @@ add_dependencies(doctor_tests kontena-agent kontena-master-sim)
 kn_add_test(service_pods_tests app/service_pods_test.cpp)
 target_link_libraries(service_pods_tests PRIVATE kn_docker kn_test_docker)
 add_dependencies(service_pods_tests kontena-agent kontena-master-sim)
+
+# Exec sessions, one-shot exec and inspect end to end: kontena-agent run, the master
+# simulator's exec routes and a private dockerd with its own bridge.
+kn_add_test(exec_tests app/exec_test.cpp)
+target_link_libraries(exec_tests PRIVATE kn_docker kn_test_docker)
+add_dependencies(exec_tests kontena-agent kontena-master-sim)
