@@ -13,6 +13,11 @@
 #include <boost/uuid/uuid_io.hpp>
 #include <fmt/format.h>
 
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -75,6 +80,30 @@ std::optional<int> exit_code_of(const json& doc) {
       !doc["ExitCode"].is_number_integer())
     return std::nullopt;
   return doc["ExitCode"].get<int>();
+}
+
+// Docker keeps an exec's process running when its connection closes (a shell would wait on its
+// terminal for ever), and has no call to end one. So a session ended by terminate_exec or by
+// the agent's stop hangs its process up, as a closed terminal would: SIGHUP to the engine's
+// Pid (the host's pid namespace, where the agent runs), after checking from /proc that the pid
+// is still a process of that container's cgroup (the name holds the container id with both
+// cgroup drivers), so a reused pid is never signalled.
+void hang_up(docker::ContainerApi& api, const std::string& exec_id, const std::string& container_id) {
+  auto doc = api.inspect_exec(exec_id);
+  if (!doc || !doc->value("Running", false) || !(*doc)["Pid"].is_number_integer()) return;
+  const auto pid = (*doc)["Pid"].get<pid_t>();
+  if (pid <= 1) return;
+  std::ifstream cgroup("/proc/" + std::to_string(pid) + "/cgroup");
+  const std::string text((std::istreambuf_iterator<char>(cgroup)), std::istreambuf_iterator<char>());
+  if (container_id.empty() || text.find(container_id) == std::string::npos) {
+    logger()->warn("failed to hang up exec {}: its process {} is not in container {}'s cgroup here; it keeps running",
+                   exec_id.substr(0, 12), pid, container_id.substr(0, 12));
+    return;
+  }
+  if (::kill(pid, SIGHUP) != 0) {
+    logger()->warn("failed to hang up exec {} (pid {}): {}; it keeps running", exec_id.substr(0, 12), pid,
+                   std::strerror(errno));
+  }
 }
 
 }  // namespace
@@ -210,6 +239,7 @@ class ExecSessions::Impl : public std::enable_shared_from_this<Impl> {
       if (!id) return warn_and(answer, id.error());
       on_session(*id, method, answer, [](Impl& self, const std::shared_ptr<Session>& s) {
         s->terminated = true;
+        if (s->running && !s->ended) hang_up(s->api, s->exec_id, s->container);
         self.end(s, std::nullopt, std::nullopt);
       });
     } else if (method == kExec) {
@@ -240,6 +270,7 @@ class ExecSessions::Impl : public std::enable_shared_from_this<Impl> {
     pool_.join();
     for (auto& [uuid, s] : sessions_) {
       s->timer.cancel();
+      if (s->running && s->stream && !s->stream->ended()) hang_up(s->api, s->exec_id, s->container);
       if (s->stream) s->stream->cancel();
     }
     sessions_.clear();
