@@ -133,7 +133,7 @@ TEST_CASE("exec sessions: output arrives whole and in order, in chunks of at mos
   CHECK(f.exec->session_count() == 0);
 }
 
-TEST_CASE("exec sessions: stop() ends the sessions under way; nothing is sent after it", "[exec][docker]") {
+TEST_CASE("exec sessions: stop() ends the sessions under way and nothing is sent after it", "[exec][docker]") {
   REQUIRE_DOCKERD();
   REQUIRE(kn::test::busybox_image_available());
   Fixture f(ExecSessionsOptions{});
