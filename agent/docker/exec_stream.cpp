@@ -95,8 +95,8 @@ void ExecStream::start(OnStarted on_started, OnOutput on_output, OnEnd on_end) {
         self->socket_, self->buffer_, *self->parser_, [self, where](boost::system::error_code rec, std::size_t) {
           if (self->ended_) return;
           if (rec) {
-            self->finish(fail(Errc::docker_unavailable,
-                              "failed to start exec " + self->options_.exec_id + " at " + where + ": " + rec.message()));
+            self->finish(fail(Errc::docker_unavailable, "failed to start exec " + self->options_.exec_id + " at " +
+                                                            where + ": " + rec.message()));
             return;
           }
           const unsigned status = self->parser_->get().result_int();

@@ -48,7 +48,9 @@ class StreamDemux {
         if (header_.size() < kHeader) return;
         stream_ = static_cast<unsigned char>(header_[0]);
         remaining_ = 0;
-        for (std::size_t i = 4; i < kHeader; ++i) remaining_ = (remaining_ << 8U) | static_cast<unsigned char>(header_[i]);
+        for (std::size_t i = 4; i < kHeader; ++i) {
+          remaining_ = (remaining_ << 8U) | static_cast<unsigned char>(header_[i]);
+        }
         header_.clear();
         frame_start_ = true;
         continue;

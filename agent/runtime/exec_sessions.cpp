@@ -312,8 +312,8 @@ class ExecSessions::Impl : public std::enable_shared_from_this<Impl> {
   void on_session(const std::string& uuid, const std::string& method, Answer& answer, F f) {
     auto it = sessions_.find(uuid);
     if (it == sessions_.end()) {
-      auto missing = fail(Errc::docker_not_found,
-                    "failed to serve " + method + ": no exec session " + uuid + " on this node (it ended or never existed)");
+      auto missing = fail(Errc::docker_not_found, "failed to serve " + method + ": no exec session " + uuid +
+                                                      " on this node (it ended or never existed)");
       // The Ruby agent raises here, which a notification cannot carry back; told as the
       // session's error, the user's `kontena container exec` ends instead of waiting.
       if (method == kRunExec) notify(kError, json::array({uuid, missing.message}));

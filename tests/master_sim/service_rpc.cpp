@@ -182,9 +182,12 @@ const std::map<std::string, Method>& methods() {
       {"/containers/health", {1, containers_health}},
       {"/containers/log_batch", {1, ignored}},
       {"/containers/stat", {1, ignored}},
-      {"/container_exec/output", {3, [](SimState& st, const std::string&, const Json& p) { exec_output(st, p); return Outcome{}; }}},
-      {"/container_exec/exit", {2, [](SimState& st, const std::string&, const Json& p) { exec_exit(st, p); return Outcome{}; }}},
-      {"/container_exec/error", {2, [](SimState& st, const std::string&, const Json& p) { exec_error(st, p); return Outcome{}; }}},
+      {"/container_exec/output",
+       {3, [](SimState& st, const std::string&, const Json& p) { return exec_output(st, p), Outcome{}; }}},
+      {"/container_exec/exit",
+       {2, [](SimState& st, const std::string&, const Json& p) { return exec_exit(st, p), Outcome{}; }}},
+      {"/container_exec/error",
+       {2, [](SimState& st, const std::string&, const Json& p) { return exec_error(st, p), Outcome{}; }}},
   };
   return table;
 }
