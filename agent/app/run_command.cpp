@@ -16,6 +16,7 @@
 #include "master/node_stats.hpp"
 #include "link/websocket_link.hpp"
 #include "runtime/log_streamer.hpp"
+#include "runtime/exec_sessions.hpp"
 #include "runtime/pod_manager.hpp"
 #include "systemd/notifier.hpp"
 
@@ -173,6 +174,7 @@ int run_command(const AgentOptions& options) {
   runtime::PodManager pods(ioc.get_executor(), apply.docker_host, node_id, port, pod_options);
   // Day-two services (docs/runtime.md) are added here, before the served methods are read.
   pods.add_service(std::make_shared<runtime::LogStreamer>(pods.context()));
+  pods.add_service(std::make_shared<runtime::ExecSessions>(pods.context()));
   session.served_methods = pods.served_methods();
 
   master::LinkHooks hooks;

@@ -301,15 +301,15 @@ Result<nlohmann::json> ContainerApi::inspect_image(std::string_view image) {
   return parse_json(what, *response);
 }
 
-// ---- lifecycle hooks ----
+// ---- exec (lifecycle hooks, exec sessions, /containers/exec) ----
 
 namespace {
 
 // "/exec/ID/SUFFIX" with ID as one percent-encoded path segment.
-std::string exec_path(std::string_view id, std::string_view suffix) {
+std::string exec_path(std::string_view exec_id, std::string_view suffix) {
   boost::urls::url path;
   path.set_path("/exec");
-  path.segments().push_back(id);
+  path.segments().push_back(exec_id);
   path.segments().push_back(suffix);
   return std::string(path.encoded_path());
 }
@@ -339,11 +339,10 @@ Status ContainerApi::logs(std::string_view id, const OutputSink& on_output, std:
   return {};
 }
 
-Result<std::string> ContainerApi::exec_create(std::string_view id, const std::vector<std::string>& cmd) {
-  const std::string what = "create an exec in container " + quoted(id);
-  const nlohmann::json body = {{"Cmd", cmd}, {"AttachStdin", false}, {"AttachStdout", true},
-                               {"AttachStderr", true}, {"Tty", false}};
-  auto response = send(what, "POST", api_url(engine_, container_path(id, "exec")), kCallTimeout, body.dump());
+Result<std::string> ContainerApi::create_exec(std::string_view container_id, const nlohmann::json& config) {
+  const std::string what = "create an exec in container " + quoted(container_id);
+  auto response = send(what, "POST", api_url(engine_, container_path(container_id, "exec")), kCallTimeout,
+                       config.dump());
   if (!response) return response.error();
   if (response->status != 201) return engine_failure(what, *response);
   auto doc = parse_json(what, *response);
@@ -376,15 +375,30 @@ Status ContainerApi::exec_start(std::string_view exec_id, const OutputSink& on_o
   return {};
 }
 
-Result<long> ContainerApi::exec_exit_code(std::string_view exec_id) {
+Status ContainerApi::resize_exec(std::string_view exec_id, int height, int width) {
+  const std::string what = "resize the TTY of exec " + quoted(exec_id);
+  const auto url =
+      api_url(engine_, exec_path(exec_id, "resize"), {{"h", std::to_string(height)}, {"w", std::to_string(width)}});
+  auto response = send(what, "POST", url, kCallTimeout);
+  if (!response) return response.error();
+  if (response->status != 200 && response->status != 201) return engine_failure(what, *response);
+  return {};
+}
+
+Result<nlohmann::json> ContainerApi::inspect_exec(std::string_view exec_id) {
   const std::string what = "inspect exec " + quoted(exec_id);
   auto response = send(what, "GET", api_url(engine_, exec_path(exec_id, "json")), kCallTimeout);
   if (!response) return response.error();
   if (response->status != 200) return engine_failure(what, *response);
-  auto doc = parse_json(what, *response);
+  return parse_json(what, *response);
+}
+
+Result<long> ContainerApi::exec_exit_code(std::string_view exec_id) {
+  auto doc = inspect_exec(exec_id);
   if (!doc) return doc.error();
   if (!doc->is_object() || !(*doc)["ExitCode"].is_number_integer()) {
-    return fail(Errc::docker_failed, "failed to " + what + ": the answer has no \"ExitCode\" (still running?)");
+    return fail(Errc::docker_failed,
+                "failed to inspect exec " + quoted(exec_id) + ": the answer has no \"ExitCode\" (still running?)");
   }
   return (*doc)["ExitCode"].get<long>();
 }

@@ -45,17 +45,25 @@ class ContainerApi {                 // not thread-safe: one per thread (owns it
   Status pull(std::string_view image, const std::optional<RegistryAuth>& auth, std::chrono::seconds limit);
   Result<nlohmann::json> inspect_image(std::string_view image);    // 404 -> Errc::docker_not_found
 
-  // ---- lifecycle hooks ----
+  // ---- exec and output (lifecycle hooks, exec sessions, /containers/exec) ----
   // GET /containers/ID/logs?stdout=1&stderr=1 of a container without a TTY, demultiplexed;
   // everything it wrote so far (call it after `wait`).
   Status logs(std::string_view id, const OutputSink& on_output, std::chrono::seconds limit);
-  // POST /containers/ID/exec {Cmd, AttachStdout, AttachStderr}: the exec instance's id.
-  Result<std::string> exec_create(std::string_view id, const std::vector<std::string>& cmd);
-  // POST /exec/ID/start {Detach: false}: streams the command's output until it ends (past
-  // `limit`: Errc::http_timeout, the command may still run).
+  // POST /containers/ID/exec with `config` (AttachStdin/Stdout/Stderr, Tty, Cmd, Env); returns
+  // the exec id. 404 -> docker_not_found, 409 (not running, paused) -> docker_conflict.
+  Result<std::string> create_exec(std::string_view container_id, const nlohmann::json& config);
+  // POST /exec/ID/start {Detach: false} without a TTY: streams the command's output until it
+  // ends (past `limit`: Errc::http_timeout, the command may still run). Sessions that need
+  // stdin use the hijacked stream of docker/exec_stream.hpp.
   Status exec_start(std::string_view exec_id, const OutputSink& on_output, std::chrono::seconds limit);
-  // GET /exec/ID/json: ExitCode, once the command ended.
+  // POST /exec/ID/resize?h=&w= (the TTY of a running exec); 409 while the process is not running yet.
+  Status resize_exec(std::string_view exec_id, int height, int width);
+  // GET /exec/ID/json: {Running, ExitCode (null while running), Pid, ...}.
+  Result<nlohmann::json> inspect_exec(std::string_view exec_id);
+  // Its ExitCode, once the command ended.
   Result<long> exec_exit_code(std::string_view exec_id);
+  // The socket and API version, for the hijacked POST /exec/ID/start (docker/exec_stream.hpp).
+  const EngineClient& engine() const { return engine_; }
 
  private:
   ContainerApi(std::unique_ptr<http::CurlTransport> transport, EngineClient engine)
@@ -68,6 +76,7 @@ class ContainerApi {                 // not thread-safe: one per thread (owns it
 
   std::unique_ptr<http::CurlTransport> transport_;  // heap: engine_ keeps a reference across moves
   EngineClient engine_;                             // the negotiated API version and socket
+
 };
 
 // The X-Registry-Auth header value: base64url of {"username","password","email","serveraddress"},

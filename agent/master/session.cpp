@@ -384,8 +384,11 @@ void Session::on(const event::Reply& e, Actions& out) {
   if (e.result) {
     response.result = *e.result;
   } else {
-    // kontena v1.5.4: agent/lib/kontena/rpc_server.rb: a handler's failure goes back as {code: 500, message}.
-    response.error = rpc::Value{{"code", 500}, {"message", e.result.error().message}};
+    // kontena v1.5.4: agent/lib/kontena/rpc_server.rb: a handler's failure goes back as {code: 500, message},
+    // except that agent/lib/kontena/rpc/docker_container_api.rb raises 404 for a missing container
+    // or exec session, which the master's callers tell apart (server/app/services/docker/container_inspector.rb).
+    const int code = e.result.error().is(Errc::docker_not_found) ? 404 : 500;
+    response.error = rpc::Value{{"code", code}, {"message", e.result.error().message}};
   }
   out.emplace_back(action::Send{rpc::encode(response)});
 }

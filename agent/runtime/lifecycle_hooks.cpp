@@ -159,7 +159,9 @@ Status run_one_pre_start(docker::ContainerApi& api, const ServicePod& pod, const
 
 Status run_one_exec(docker::ContainerApi& api, const std::string& container_id, const HookSpec& hook, HookLog& log) {
   log.note(fmt::format("running {} hook: {}", hook.type, hook.cmd));
-  auto exec = api.exec_create(container_id, {"/bin/sh", "-c", hook.cmd});
+  auto exec = api.create_exec(
+      container_id, nlohmann::json{{"Cmd", {"/bin/sh", "-c", hook.cmd}}, {"AttachStdin", false}, {"AttachStdout", true},
+                                   {"AttachStderr", true}, {"Tty", false}});
   if (!exec) return exec.error();
   auto ran = api.exec_start(*exec, [&](docker::OutputStream s, std::string_view d) { log.feed(s, d); }, kHookLimit);
   log.flush();

@@ -26,3 +26,8 @@ add_dependencies(lifecycle_hooks_tests kontena-agent kontena-master-sim)
 kn_add_test(container_logs_tests app/container_logs_test.cpp)
 target_link_libraries(container_logs_tests PRIVATE kn_docker kn_test_docker)
 add_dependencies(container_logs_tests kontena-agent kontena-master-sim)
+# Exec sessions, one-shot exec and inspect end to end: kontena-agent run, the master
+# simulator's exec routes and a private dockerd with its own bridge.
+kn_add_test(exec_tests app/exec_test.cpp)
+target_link_libraries(exec_tests PRIVATE kn_docker kn_test_docker)
+add_dependencies(exec_tests kontena-agent kontena-master-sim)

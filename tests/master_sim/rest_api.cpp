@@ -1,6 +1,7 @@
 #include "rest_api.hpp"
 
 #include "container_logs.hpp"
+#include "container_exec.hpp"
 #include "service_rest.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
@@ -262,7 +263,7 @@ awaitable<HttpResponse> handle_rest(SimState& state, const HttpRequest& req) {
   const auto& p = r.parts;
   const bool get = r.method == http::verb::get;
   const bool denied = p.size() >= 2 && p[0] == "v1" &&
-                      (p[1] == "grids" || p[1] == "nodes" || p[1] == "services" || p[1] == "stacks") &&
+                      (p[1] == "grids" || p[1] == "nodes" || p[1] == "services" || p[1] == "stacks" || p[1] == "containers") &&
                       !authorized(state, req);
   // The service side's routes (service_rest.hpp); decided before any co_await below.
   std::optional<RestResult> services;
@@ -275,6 +276,9 @@ awaitable<HttpResponse> handle_rest(SimState& state, const HttpRequest& req) {
     res = reply(req, http::status::ok, Json{{"message", "pong"}});
   } else if (services) {
     res = reply(req, static_cast<http::status>(services->status), services->body);
+  } else if (is_exec_route(p) && !denied) {
+    auto out = co_await handle_exec_rest(state, r.method, p, r.body);
+    res = reply(req, static_cast<http::status>(out.status), out.body);
   } else if (p.size() == 3 && p[0] == "v1" && p[1] == "_sim") {
     res = co_await sim_routes(state, req, r);
   } else if (denied) {

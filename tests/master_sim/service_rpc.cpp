@@ -187,6 +187,12 @@ const std::map<std::string, Method>& methods() {
                                    return Outcome{};
                                  }}},
       {"/containers/stat", {1, ignored}},
+      {"/container_exec/output",
+       {3, [](SimState& st, const std::string&, const Json& p) { return exec_output(st, p), Outcome{}; }}},
+      {"/container_exec/exit",
+       {2, [](SimState& st, const std::string&, const Json& p) { return exec_exit(st, p), Outcome{}; }}},
+      {"/container_exec/error",
+       {2, [](SimState& st, const std::string&, const Json& p) { return exec_error(st, p), Outcome{}; }}},
   };
   return table;
 }

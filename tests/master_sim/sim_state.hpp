@@ -4,6 +4,7 @@
 #pragma once
 
 #include "container_log_store.hpp"
+#include "container_exec.hpp"
 #include "node_registry.hpp"
 #include "services.hpp"
 
@@ -116,6 +117,7 @@ struct SimState {
   std::function<void()> on_config_changed;  // wakes the cleanup loops and the scheduler job
   ServiceStore services;
   ContainerLogStore container_logs;  // container_logs.hpp
+  ExecStore exec;  // exec sessions started through the REST API (container_exec.hpp)
   boost::asio::any_io_executor executor;  // the io_context's, for deploys started by REST calls
 
   // Sessions of a node; `live_only`: only the one whose connection is plugged.

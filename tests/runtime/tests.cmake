@@ -7,7 +7,8 @@ kn_add_test(runtime_unit_tests
   runtime/reconciler_test.cpp
   runtime/pod_manager_rpc_test.cpp
   runtime/lifecycle_hooks_plan_test.cpp
-  runtime/log_stream_test.cpp)
+  runtime/log_stream_test.cpp
+  runtime/exec_sessions_test.cpp)
 target_link_libraries(runtime_unit_tests PRIVATE kn_runtime)
 
 # The pod manager against a real dockerd (own bridge, busybox imported offline) and a
@@ -15,5 +16,6 @@ target_link_libraries(runtime_unit_tests PRIVATE kn_runtime)
 kn_add_test(runtime_docker_tests
   runtime/pod_manager_test.cpp
   runtime/lifecycle_hooks_docker_test.cpp
-  runtime/log_streamer_test.cpp)
+  runtime/log_streamer_test.cpp
+  runtime/exec_sessions_docker_test.cpp)
 target_link_libraries(runtime_docker_tests PRIVATE kn_runtime kn_test_docker)

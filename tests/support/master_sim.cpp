@@ -258,6 +258,29 @@ void MasterSim::remove_stack(const std::string& stack) const {
   checked("DELETE", "/v1/stacks/" + grid() + "/" + stack, nullptr);
 }
 
+std::string MasterSim::exec_start(const std::string& container, const std::vector<std::string>& cmd, bool tty,
+                                  bool stdin) const {
+  nlohmann::json body{{"container", container}, {"grid", grid()}, {"tty", tty}, {"stdin", stdin}};
+  if (!cmd.empty()) body["cmd"] = cmd;
+  return checked("POST", "/v1/_sim/exec", body).at("id").get<std::string>();
+}
+
+void MasterSim::exec_input(const std::string& session, const nlohmann::json& data) const {
+  checked("POST", "/v1/_sim/exec/" + session + "/input", {{"stdin", data}});
+}
+
+void MasterSim::exec_resize(const std::string& session, int width, int height) const {
+  checked("POST", "/v1/_sim/exec/" + session + "/resize", {{"width", width}, {"height", height}});
+}
+
+void MasterSim::exec_terminate(const std::string& session) const {
+  checked("POST", "/v1/_sim/exec/" + session + "/terminate", nlohmann::json::object());
+}
+
+nlohmann::json MasterSim::exec_session(const std::string& session) const {
+  return checked("GET", "/v1/_sim/exec/" + session, nullptr);
+}
+
 nlohmann::json MasterSim::containers() const { return checked("GET", "/v1/_sim/containers", nullptr)["containers"]; }
 
 nlohmann::json MasterSim::service_logs(const std::string& stack, const std::string& name, int limit,

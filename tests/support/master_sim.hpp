@@ -126,6 +126,18 @@ class MasterSim {
   // Every stored line of the service, oldest first (pages of 10000 with `from`).
   nlohmann::json all_service_logs(const std::string& stack, const std::string& name) const;
 
+  // Exec sessions, driven as the master's exec WebSocket drives them (tests/master_sim/container_exec.hpp):
+  // create_exec on the node holding `container` (id or name), then run_exec with `cmd` (none: only
+  // created). Returns the session id.
+  std::string exec_start(const std::string& container, const std::vector<std::string>& cmd, bool tty,
+                         bool stdin) const;
+  // tty_input (`data` a string, or null to close stdin), tty_resize, terminate_exec.
+  void exec_input(const std::string& session, const nlohmann::json& data) const;
+  void exec_resize(const std::string& session, int width, int height) const;
+  void exec_terminate(const std::string& session) const;
+  // {output, stdout, stderr, chunks, exit (null while running), error, ended}.
+  nlohmann::json exec_session(const std::string& session) const;
+
   // Any REST call; `authorize` adds the bearer API token when one is configured.
   RestReply rest(const std::string& method, const std::string& target, const nlohmann::json& body = nullptr,
                  bool authorize = true) const;
