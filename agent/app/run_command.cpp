@@ -15,7 +15,9 @@
 #include "master/node_info.hpp"
 #include "master/node_stats.hpp"
 #include "link/websocket_link.hpp"
+#include "runtime/health_checker.hpp"
 #include "runtime/pod_manager.hpp"
+#include "runtime/stats_reporter.hpp"
 #include "systemd/notifier.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -168,6 +170,8 @@ int run_command(const AgentOptions& options) {
   pod_options.state_dir = options.state_dir;
   runtime::PodManager pods(ioc.get_executor(), apply.docker_host, node_id, port, pod_options);
   // Day-two services (docs/runtime.md) are added here, before the served methods are read.
+  pods.add_service(std::make_shared<runtime::HealthChecker>(pods.context()));
+  pods.add_service(std::make_shared<runtime::StatsReporter>(pods.context(), runtime::StatsReporterOptions{options.session.stats_interval}));
   session.served_methods = pods.served_methods();
 
   master::LinkHooks hooks;

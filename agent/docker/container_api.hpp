@@ -44,6 +44,11 @@ class ContainerApi {                 // not thread-safe: one per thread (owns it
   Status pull(std::string_view image, const std::optional<RegistryAuth>& auth, std::chrono::seconds limit);
   Result<nlohmann::json> inspect_image(std::string_view image);    // 404 -> Errc::docker_not_found
 
+  // ---- health checks and stats ----
+  // GET /containers/ID/stats?stream=false: one sample, with precpu_stats from about a second
+  // before (the engine waits for it). 404 -> Errc::docker_not_found.
+  Result<nlohmann::json> stats(std::string_view id);
+
  private:
   ContainerApi(std::unique_ptr<http::CurlTransport> transport, EngineClient engine)
       : transport_(std::move(transport)), engine_(std::move(engine)) {}

@@ -3,8 +3,12 @@
 #include "core/logging.hpp"
 #include "docker/image_ref.hpp"
 #include "runtime/container_spec.hpp"
+#include "runtime/port_probe.hpp"
 
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <thread>
 
 namespace kn::runtime {
 namespace {
@@ -44,6 +48,33 @@ void resolve_volumes_from(docker::ContainerApi& api, const ServicePod& pod, nloh
         break;
       }
     }
+  }
+}
+
+
+enum class PortWait { open, timed_out, container_changed, stopping };
+
+// Probes the pod's port every second until it accepts a connection, the container stops or
+// restarts (it is observed again then), the limit passes or the agent stops.
+PortWait wait_for_port(docker::ContainerApi& api, const ObservedContainer& container, int port,
+                       const ApplyOptions& options) {
+  const auto deadline = std::chrono::steady_clock::now() + options.wait_for_port_limit;
+  auto stopping = [&] { return options.stopping != nullptr && options.stopping->load(); };
+  for (;;) {
+    auto doc = api.inspect(container.id);
+    if (!doc || !(*doc)["State"].value("Running", false) ||
+        parse_docker_time((*doc)["State"].value("StartedAt", "")) != container.started_at) {
+      return PortWait::container_changed;
+    }
+    const auto address = probe_address(*doc);
+    if (address && tcp_port_open(*address, port, std::chrono::seconds(1), options.stopping)) return PortWait::open;
+    const auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (std::chrono::steady_clock::now() < std::min(next, deadline)) {
+      if (stopping()) return PortWait::stopping;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (stopping()) return PortWait::stopping;
+    if (std::chrono::steady_clock::now() >= deadline) return PortWait::timed_out;
   }
 }
 
@@ -87,7 +118,8 @@ Result<std::string> pull_image(docker::ContainerApi& api, const ServicePod& pod,
 }
 
 ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, const PodKey& key,
-                       const std::optional<ServicePod>& desired, const ReportSink& sink) {
+                       const std::optional<ServicePod>& desired, const ReportSink& sink,
+                       const ApplyOptions& options) {
   ApplyOutcome outcome;
   auto emit = [&](const Plan& plan) {
     if (sink.event) {
@@ -104,7 +136,24 @@ ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, con
       outcome.failure = observed.error();
       return outcome;
     }
-    const auto plan = reconciler.plan(desired, *observed);
+    auto plan = reconciler.plan(desired, *observed);
+    if (plan.steps.empty() && plan.set_state && plan.set_state->state == "running" && desired &&
+        desired->wait_for_port && desired->desired_state == DesiredState::running) {
+      const int port = *desired->wait_for_port;
+      switch (wait_for_port(api, **observed, port, options)) {
+        case PortWait::open: break;
+        case PortWait::container_changed: continue;  // observe and plan again
+        case PortWait::stopping: return outcome;
+        case PortWait::timed_out: {
+          const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(options.wait_for_port_limit);
+          const auto text = fmt::format("Timeout::Error: port {} of {} did not open within {} s (wait_for_port)",
+                                        port, (*observed)->name, seconds.count());
+          log::get("runtime")->warn("pod {}: {}", key.str(), text);
+          plan.set_state->error = text;
+          break;
+        }
+      }
+    }
     emit(plan);
     outcome.wake_at = plan.wake_at;
     outcome.gone = plan.gone;

@@ -7,6 +7,8 @@
 #include "runtime/reconciler.hpp"
 #include "runtime/service_pod.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -43,8 +45,19 @@ Result<std::optional<ObservedContainer>> find_pod_container(docker::ContainerApi
 // Returns the image id the name now points to.
 Result<std::string> pull_image(docker::ContainerApi& api, const ServicePod& pod, const ReportSink& sink);
 
+// wait_for_port (kontena v1.5.4: agent/lib/kontena/workers/service_pod_worker.rb): before a
+// running pod's set_state goes out, its port is TCP-probed on the container's own address
+// every second, up to this long. Past it the set_state carries a Timeout::Error.
+inline constexpr std::chrono::seconds kWaitForPortLimit{300};
+
+struct ApplyOptions {
+  std::chrono::milliseconds wait_for_port_limit = kWaitForPortLimit;
+  const std::atomic<bool>* stopping = nullptr;  // set: the agent stops, waits end at once
+};
+
 // Up to a few observe -> plan -> steps rounds for one pod.
 ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, const PodKey& key,
-                       const std::optional<ServicePod>& desired, const ReportSink& sink);
+                       const std::optional<ServicePod>& desired, const ReportSink& sink,
+                       const ApplyOptions& options = {});
 
 }  // namespace kn::runtime

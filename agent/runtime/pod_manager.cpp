@@ -402,7 +402,10 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
     sink.event = [this](const PodEvent& e) {
       on_loop([e](Impl& self) { self.master_.notify(kPodEvent, json::array({self.node_id_, e.to_json()})); });
     };
-    const auto outcome = apply_pod(*api, w->reconciler, w->key, w->desired, sink);
+    ApplyOptions apply_options;
+    if (options_.wait_for_port_limit) apply_options.wait_for_port_limit = *options_.wait_for_port_limit;
+    apply_options.stopping = &stopped_;
+    const auto outcome = apply_pod(*api, w->reconciler, w->key, w->desired, sink, apply_options);
     w->api.check(outcome.failure);
     if (outcome.wake_at) {
       const auto delay = *outcome.wake_at - clock_->now();
