@@ -171,7 +171,7 @@ int run_command(const AgentOptions& options) {
   runtime::PodManager pods(ioc.get_executor(), apply.docker_host, node_id, port, pod_options);
   // Day-two services (docs/runtime.md) are added here, before the served methods are read.
   pods.add_service(std::make_shared<runtime::HealthChecker>(pods.context()));
-  pods.add_service(std::make_shared<runtime::StatsReporter>(pods.context(), runtime::StatsReporterOptions{options.session.stats_interval}));
+  pods.add_service(std::make_shared<runtime::StatsReporter>(pods.context(), runtime::StatsReporterOptions{.interval = options.session.stats_interval}));
   session.served_methods = pods.served_methods();
 
   master::LinkHooks hooks;

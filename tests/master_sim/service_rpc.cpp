@@ -1,5 +1,7 @@
 #include "service_rpc.hpp"
 
+#include "container_stats.hpp"
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -181,7 +183,7 @@ const std::map<std::string, Method>& methods() {
       {"/containers/cleanup", {2, containers_cleanup}},
       {"/containers/health", {1, containers_health}},
       {"/containers/log_batch", {1, ignored}},
-      {"/containers/stat", {1, ignored}},
+      {"/containers/stat", {1, [](SimState& st, const std::string& g, const Json& p) { return store_container_stat(st, g, p[0]) ? Outcome{} : not_a_hash(p[0]); }}},
   };
   return table;
 }

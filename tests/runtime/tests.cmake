@@ -5,7 +5,8 @@ kn_add_test(runtime_unit_tests
   runtime/service_pod_test.cpp
   runtime/container_spec_test.cpp
   runtime/reconciler_test.cpp
-  runtime/pod_manager_rpc_test.cpp)
+  runtime/pod_manager_rpc_test.cpp
+  runtime/health_stats_test.cpp)
 target_link_libraries(runtime_unit_tests PRIVATE kn_runtime)
 
 # The pod manager against a real dockerd (own bridge, busybox imported offline) and a

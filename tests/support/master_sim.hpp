@@ -118,6 +118,11 @@ class MasterSim {
   void remove_stack(const std::string& stack) const;
   // Every container record the agents reported, deleted ones included (GET /v1/_sim/containers).
   nlohmann::json containers() const;
+  // The service's live containers with health_status (GET .../{stack}/{service}/containers;
+  // empty when there is no such service), and `kontena service stats` (GET .../container_stats:
+  // [{container_id, cpu, memory, network}]).
+  nlohmann::json service_containers(const std::string& stack, const std::string& name) const;
+  nlohmann::json service_stats(const std::string& stack, const std::string& name) const;
 
   // Any REST call; `authorize` adds the bearer API token when one is configured.
   RestReply rest(const std::string& method, const std::string& target, const nlohmann::json& body = nullptr,

@@ -1,0 +1,292 @@
+// Health checks and container stats without Docker: the health check labels, the probe target
+// of a container, the probes against loopback listeners of this test, and the /containers/stat
+// numbers from Docker stats documents (shaped as dockerd 20.10 writes them for cgroup v1 and v2).
+#include "http/curl_transport.hpp"
+#include "runtime/health_checker.hpp"
+#include "runtime/port_probe.hpp"
+#include "runtime/stats_reporter.hpp"
+#include "support/catch_result.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+
+#include <thread>
+
+using namespace kn;
+using namespace kn::runtime;
+using namespace std::chrono_literals;
+using nlohmann::json;
+namespace asio = boost::asio;
+
+namespace {
+
+json labels(std::initializer_list<std::pair<const char*, const char*>> extra) {
+  json l = {{"io.kontena.service.id", "svc1"}, {"io.kontena.container.type", "container"}};
+  for (const auto& [k, v] : extra) l[k] = v;
+  return l;
+}
+
+// One loopback HTTP listener answering every request with `response` (raw HTTP/1.1 text).
+struct CannedHttp {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor{io, {asio::ip::make_address("127.0.0.1"), 0}};
+  std::string response;
+  std::thread thread;
+  explicit CannedHttp(std::string r) : response(std::move(r)) {
+    accept();
+    thread = std::thread([this] { io.run(); });
+  }
+  ~CannedHttp() {
+    io.stop();
+    thread.join();
+  }
+  int port() const { return acceptor.local_endpoint().port(); }
+  void accept() {
+    acceptor.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket s) {
+      if (ec) return;
+      auto socket = std::make_shared<asio::ip::tcp::socket>(std::move(s));
+      auto buffer = std::make_shared<asio::streambuf>();
+      asio::async_read_until(*socket, *buffer, "\r\n\r\n", [this, socket, buffer](boost::system::error_code, std::size_t) {
+        asio::async_write(*socket, asio::buffer(response), [socket](boost::system::error_code, std::size_t) {});
+      });
+      accept();
+    });
+  }
+};
+
+std::string answer(int status, const std::string& extra_headers = {}, const std::string& body = "ok") {
+  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n" + extra_headers + "\r\n" + body;
+}
+
+// A port on 127.0.0.1 nothing listens on (bound, then closed).
+int closed_port() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+}  // namespace
+
+TEST_CASE("health check labels: Kontena's defaults, http and tcp, and bad values named", "[health]") {
+  SECTION("no protocol label: not checked") {
+    auto spec = parse_health_check(labels({}));
+    REQUIRE(spec);
+    CHECK_FALSE(spec->has_value());
+  }
+  SECTION("only protocol and port: the master's defaults (interval 60, timeout 10, initial_delay 10, uri /)") {
+    auto spec = parse_health_check(labels({{health_label::protocol, "http"}, {health_label::port, "8080"}}));
+    REQUIRE(spec);
+    REQUIRE(spec->has_value());
+    const auto& s = **spec;
+    CHECK(s.protocol == HealthCheckSpec::Protocol::http);
+    CHECK(s.port == 8080);
+    CHECK(s.uri == "/");
+    CHECK(s.interval == 60s);
+    CHECK(s.timeout == 10s);
+    CHECK(s.initial_delay == 10s);
+  }
+  SECTION("every label") {
+    auto spec = parse_health_check(labels({{health_label::protocol, "tcp"},
+                                           {health_label::port, "5432"},
+                                           {health_label::uri, "/health"},
+                                           {health_label::interval, "5"},
+                                           {health_label::timeout, "2"},
+                                           {health_label::initial_delay, "0"}}));
+    REQUIRE(spec);
+    REQUIRE(spec->has_value());
+    CHECK((*spec)->protocol == HealthCheckSpec::Protocol::tcp);
+    CHECK((*spec)->uri == "/health");
+    CHECK((*spec)->interval == 5s);
+    CHECK((*spec)->timeout == 2s);
+    CHECK((*spec)->initial_delay == 0s);
+  }
+  SECTION("bad values fail with the label in the message") {
+    auto bad_protocol = parse_health_check(labels({{health_label::protocol, "udp"}, {health_label::port, "53"}}));
+    REQUIRE_FALSE(bad_protocol);
+    CHECK(bad_protocol.error().is(Errc::pod_invalid));
+    CHECK_THAT(bad_protocol.error().message, Catch::Contains("io.kontena.health_check.protocol"));
+    auto no_port = parse_health_check(labels({{health_label::protocol, "http"}}));
+    REQUIRE_FALSE(no_port);
+    CHECK_THAT(no_port.error().message, Catch::Contains("io.kontena.health_check.port"));
+    auto big_port = parse_health_check(labels({{health_label::protocol, "tcp"}, {health_label::port, "70000"}}));
+    REQUIRE_FALSE(big_port);
+    auto zero_interval = parse_health_check(
+        labels({{health_label::protocol, "tcp"}, {health_label::port, "80"}, {health_label::interval, "0"}}));
+    REQUIRE_FALSE(zero_interval);
+    CHECK_THAT(zero_interval.error().message, Catch::Contains("io.kontena.health_check.interval"));
+    auto words = parse_health_check(
+        labels({{health_label::protocol, "tcp"}, {health_label::port, "80"}, {health_label::timeout, "10s"}}));
+    REQUIRE_FALSE(words);
+  }
+}
+
+TEST_CASE("health result: the /containers/health entry", "[health]") {
+  CHECK(HealthResult{"abc", true, 200}.to_json() == json{{"id", "abc"}, {"status", "healthy"}, {"status_code", 200}});
+  CHECK(HealthResult{"abc", false, "closed"}.to_json() ==
+        json{{"id", "abc"}, {"status", "unhealthy"}, {"status_code", "closed"}});
+}
+
+TEST_CASE("probe target: the container own address, loopback for host networking, none without one", "[health]") {
+  CHECK(probe_address(json::parse(R"({"HostConfig":{"NetworkMode":"host"},"NetworkSettings":{"IPAddress":""}})")) ==
+        "127.0.0.1");
+  CHECK(probe_address(json::parse(R"({"HostConfig":{"NetworkMode":"default"},
+      "NetworkSettings":{"IPAddress":"10.213.0.2","Networks":{"bridge":{"IPAddress":"10.213.0.2"}}}})")) ==
+        "10.213.0.2");
+  // A user-defined network: the top-level address is empty, the network's is not.
+  CHECK(probe_address(json::parse(R"({"HostConfig":{"NetworkMode":"app"},
+      "NetworkSettings":{"IPAddress":"","Networks":{"app":{"IPAddress":"172.20.0.5"}}}})")) == "172.20.0.5");
+  CHECK_FALSE(probe_address(json::parse(R"({"HostConfig":{"NetworkMode":"none"},
+      "NetworkSettings":{"IPAddress":"","Networks":{"none":{"IPAddress":""}}}})")));
+  CHECK_FALSE(probe_address(json::parse(R"({"HostConfig":{"NetworkMode":"container:abc"},"NetworkSettings":{}})")));
+  CHECK_FALSE(probe_address(json::parse(R"({"Id":"x"})")));
+}
+
+TEST_CASE("probes: tcp connect and http status on loopback, no redirects followed", "[health]") {
+  SECTION("tcp") {
+    asio::io_context io;
+    asio::ip::tcp::acceptor listening(io, {asio::ip::make_address("127.0.0.1"), 0});
+    CHECK(tcp_port_open("127.0.0.1", listening.local_endpoint().port(), 1s));
+    CHECK_FALSE(tcp_port_open("127.0.0.1", closed_port(), 1s));
+    CHECK_FALSE(tcp_port_open("not-an-address", 80, 1s));
+  }
+  SECTION("http") {
+    http::CurlTransport transport;
+    {
+      CannedHttp ok(answer(200, {}, std::string(200000, 'x')));  // a large page: only the status counts
+      auto p = http_probe(transport, "127.0.0.1", ok.port(), "/health", 2s);
+      CHECK(p.healthy);
+      CHECK(p.status == 200);
+    }
+    {
+      // 3xx is healthy as it stands: the Location (a closed port) is never followed.
+      CannedHttp moved(answer(302, "Location: http://127.0.0.1:" + std::to_string(closed_port()) + "/\r\n"));
+      auto p = http_probe(transport, "127.0.0.1", moved.port(), "/", 2s);
+      CHECK(p.healthy);
+      CHECK(p.status == 302);
+    }
+    {
+      CannedHttp missing(answer(404));
+      auto p = http_probe(transport, "127.0.0.1", missing.port(), "/gone", 2s);
+      CHECK_FALSE(p.healthy);
+      CHECK(p.status == 404);
+    }
+    auto refused = http_probe(transport, "127.0.0.1", closed_port(), "/", 2s);
+    CHECK_FALSE(refused.healthy);
+    CHECK_FALSE(refused.status);
+    CHECK_FALSE(refused.error.empty());
+  }
+}
+
+namespace {
+
+// GET /containers/ID/stats?stream=false from dockerd 20.10 on a cgroup v2 host (2 CPUs), trimmed
+// to the fields it always writes.
+const char* kStatsV2 = R"({
+  "read": "2026-11-30T14:10:02.000000000Z", "preread": "2026-11-30T14:10:01.000000000Z",
+  "pids_stats": {"current": 2, "limit": 4615},
+  "blkio_stats": {
+    "io_service_bytes_recursive": [{"major": 254, "minor": 0, "op": "read", "value": 1146880},
+                                   {"major": 254, "minor": 0, "op": "write", "value": 4096}],
+    "io_serviced_recursive": null, "io_queue_recursive": null, "io_service_time_recursive": null,
+    "io_wait_time_recursive": null, "io_merged_recursive": null, "io_time_recursive": null, "sectors_recursive": null},
+  "num_procs": 0, "storage_stats": {},
+  "cpu_stats": {"cpu_usage": {"total_usage": 52913000, "usage_in_kernelmode": 20000000, "usage_in_usermode": 32913000},
+                "system_cpu_usage": 8412350000000, "online_cpus": 2,
+                "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}},
+  "precpu_stats": {"cpu_usage": {"total_usage": 42913000, "usage_in_kernelmode": 16000000, "usage_in_usermode": 26913000},
+                   "system_cpu_usage": 8410350000000, "online_cpus": 2,
+                   "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}},
+  "memory_stats": {"usage": 2187264,
+                   "stats": {"active_anon": 167936, "active_file": 540672, "anon": 131072, "file": 1622016,
+                             "inactive_anon": 0, "inactive_file": 409600, "kernel_stack": 16384, "shmem": 0},
+                   "limit": 4109455360},
+  "name": "/web.web-1", "id": "0123456789ab",
+  "networks": {"eth0": {"rx_bytes": 1296, "rx_packets": 16, "rx_errors": 0, "rx_dropped": 0,
+                        "tx_bytes": 420, "tx_packets": 5, "tx_errors": 0, "tx_dropped": 0}}
+})";
+
+// The same container a minute earlier (network rates).
+const char* kPreviousV2 = R"({"read": "2026-11-30T14:09:02.000000000Z",
+  "networks": {"eth0": {"rx_bytes": 96, "tx_bytes": 0}}})";
+
+// cgroup v1 (dockerd 20.10): percpu_usage, total_* memory counters, upper-case ops.
+const char* kStatsV1 = R"({
+  "read": "2026-11-30T14:10:02.000000000Z", "preread": "2026-11-30T14:10:01.000000000Z",
+  "blkio_stats": {"io_service_bytes_recursive": [{"major": 8, "minor": 0, "op": "Read", "value": 8192},
+                                                 {"major": 8, "minor": 0, "op": "Write", "value": 0},
+                                                 {"major": 8, "minor": 0, "op": "Total", "value": 8192}],
+                  "io_serviced_recursive": [{"major": 8, "minor": 0, "op": "Read", "value": 2}]},
+  "cpu_stats": {"cpu_usage": {"total_usage": 300000000, "percpu_usage": [100000000, 100000000, 50000000, 50000000]},
+                "system_cpu_usage": 4004000000000, "online_cpus": 4},
+  "precpu_stats": {"cpu_usage": {"total_usage": 100000000, "percpu_usage": [50000000, 50000000, 0, 0]},
+                   "system_cpu_usage": 4000000000000, "online_cpus": 4},
+  "memory_stats": {"usage": 10485760, "max_usage": 12000000,
+                   "stats": {"cache": 4194304, "inactive_file": 1048576, "total_inactive_file": 3145728, "rss": 6291456},
+                   "limit": 268435456},
+  "name": "/db.db-1", "id": "fedcba987654", "networks": {"eth0": {"rx_bytes": 10, "tx_bytes": 20}}
+})";
+
+const char* kInspect = R"({"Id": "0123456789ab", "Created": "2026-11-30T14:00:00.000000000Z",
+  "Config": {"Image": "127.0.0.1:5000/web", "Labels": {"io.kontena.service.id": "svc1"}},
+  "HostConfig": {"CpuShares": 0, "Memory": 0, "MemorySwap": 0, "CpusetCpus": ""}})";
+
+}  // namespace
+
+TEST_CASE("container stats: cpu, memory, network and disk I/O from the engine's stats", "[stats]") {
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1533904496));
+  SECTION("cgroup v2") {
+    auto s = container_stat("0123456789ab", json::parse(kStatsV2), json::parse(kInspect), json::parse(kPreviousV2), now);
+    CHECK(s["id"] == "0123456789ab");
+    CHECK(s["time"] == "2018-08-10 12:34:56 UTC");
+    // 10 ms of CPU in a window where the host's 2 CPUs ran 2 s: 1 % of one CPU.
+    CHECK(s["cpu"]["usage"] == 10000000);
+    CHECK(s["cpu"]["usage_pct"] == 1.0);
+    CHECK(s["memory"]["usage"] == 2187264);
+    CHECK(s["memory"]["working_set"] == 2187264 - 409600);
+    CHECK(s["network"]["external"]["interfaces"] == json::array({"eth0"}));
+    CHECK(s["network"]["external"]["rx_bytes"] == 1296);
+    CHECK(s["network"]["external"]["tx_bytes"] == 420);
+    CHECK(s["network"]["external"]["rx_bytes_per_second"] == 20.0);  // 1200 bytes in 60 s
+    CHECK(s["network"]["external"]["tx_bytes_per_second"] == 7.0);
+    CHECK(s["network"]["internal"]["rx_bytes"] == 0);  // no overlay (ethwe) on this node
+    CHECK(s["diskio"]["io_service_bytes"] ==
+          json::parse(R"([{"major":254,"minor":0,"stats":{"Read":1146880,"Write":4096}}])"));
+    CHECK(s["diskio"]["io_serviced"] == json::array());
+    CHECK(s["filesystem"] == json::array());
+    // The spec `kontena service stats` reads: default shares, every CPU, no limit -> the host's memory.
+    CHECK(s["spec"]["cpu"]["limit"] == 1024);
+    CHECK(s["spec"]["cpu"]["mask"] == "0-1");
+    CHECK(s["spec"]["memory"]["limit"] == 4109455360ULL);
+    CHECK(s["spec"]["labels"]["io.kontena.service.id"] == "svc1");
+  }
+  SECTION("cgroup v1, limits set, first sample") {
+    auto inspect = json::parse(kInspect);
+    inspect["HostConfig"]["CpuShares"] = 512;
+    inspect["HostConfig"]["Memory"] = 268435456;
+    inspect["HostConfig"]["CpusetCpus"] = "0,2";
+    auto s = container_stat("fedcba987654", json::parse(kStatsV1), inspect, json(), now);
+    // 200 ms over 4 s of host CPU time on 4 CPUs: 20 % of one CPU.
+    CHECK(s["cpu"]["usage"] == 200000000);
+    CHECK(s["cpu"]["usage_pct"] == 20.0);
+    CHECK(s["memory"]["working_set"] == 10485760 - 3145728);  // total_inactive_file on v1
+    CHECK(s["network"]["external"]["rx_bytes_per_second"] == 0);
+    CHECK(s["diskio"]["io_service_bytes"][0]["stats"] == json{{"Read", 8192}, {"Write", 0}, {"Total", 8192}});
+    CHECK(s["diskio"]["io_serviced"][0]["stats"]["Read"] == 2);
+    CHECK(s["spec"]["cpu"]["limit"] == 512);
+    CHECK(s["spec"]["cpu"]["mask"] == "0,2");
+    CHECK(s["spec"]["memory"]["limit"] == 268435456);
+  }
+  SECTION("an idle window and a counter that went back (a restart) never give negative numbers") {
+    auto doc = json::parse(kStatsV2);
+    doc["precpu_stats"]["cpu_usage"]["total_usage"] = 60000000;  // above the current one
+    doc["memory_stats"]["stats"]["inactive_file"] = 9999999;
+    auto s = container_stat("x", doc, json::parse(kInspect), json(), now);
+    CHECK(s["cpu"]["usage"] == 0);
+    CHECK(s["cpu"]["usage_pct"] == 0.0);
+    CHECK(s["memory"]["working_set"] == 0);
+  }
+}
