@@ -15,3 +15,9 @@ add_dependencies(doctor_tests kontena-agent kontena-master-sim)
 kn_add_test(service_pods_tests app/service_pods_test.cpp)
 target_link_libraries(service_pods_tests PRIVATE kn_docker kn_test_docker)
 add_dependencies(service_pods_tests kontena-agent kontena-master-sim)
+
+# Health checks, wait_for_port and container stats end to end: kontena-agent run, the master
+# simulator, a private dockerd with its own bridge and a loopback docker-registry.
+kn_add_test(health_stats_tests app/health_stats_e2e_test.cpp)
+target_link_libraries(health_stats_tests PRIVATE kn_runtime kn_docker kn_test_docker)
+add_dependencies(health_stats_tests kontena-agent kontena-master-sim)
