@@ -12,5 +12,6 @@ target_link_libraries(runtime_unit_tests PRIVATE kn_runtime)
 # The pod manager against a real dockerd (own bridge, busybox imported offline) and a
 # recording master port. Fails (never passes silently) without root and dockerd.
 kn_add_test(runtime_docker_tests
-  runtime/pod_manager_test.cpp)
+  runtime/pod_manager_test.cpp
+  runtime/wait_for_port_test.cpp)
 target_link_libraries(runtime_docker_tests PRIVATE kn_runtime kn_test_docker)
