@@ -4,6 +4,7 @@
 // reach), and the image comes from a loopback docker-registry. Nothing is mocked.
 #include "docker/container_api.hpp"
 #include "runtime/port_probe.hpp"
+#include "runtime/stats_reporter.hpp"
 #include "support/busybox_image.hpp"
 #include "support/catch_result.hpp"
 #include "support/dockerd.hpp"
@@ -208,4 +209,19 @@ TEST_CASE("container stats: the master shows cpu, memory and limits of a busy se
   CHECK(stats[0]["cpu"]["limit"] == 1024);
   CHECK(stats[0]["cpu"]["num_cores"].get<int>() >= 1);
   CHECK(stats[0]["network"]["external"]["interfaces"] == json::array({"eth0"}));
+
+  // The engine's own document, read now, has the fields the numbers come from on this host's
+  // cgroup version (v1: total_inactive_file, v2: inactive_file).
+  auto api = node.api();
+  const std::string id = node.master.service_containers("busy", "busy")[0]["id"];
+  auto live = api.stats(id);
+  REQUIRE(live);
+  const auto& memory = (*live)["memory_stats"]["stats"];
+  CHECK((memory.contains("inactive_file") || memory.contains("total_inactive_file")));
+  auto doc = api.inspect(id);
+  REQUIRE(doc);
+  auto entry = kn::runtime::container_stat(id, *live, *doc, json(), std::chrono::system_clock::now());
+  CHECK(entry["cpu"]["usage"].get<std::uint64_t>() > 0);
+  CHECK(entry["memory"]["working_set"].get<std::uint64_t>() > 0);
+  CHECK(entry["memory"]["working_set"].get<std::uint64_t>() <= entry["memory"]["usage"].get<std::uint64_t>());
 }

@@ -183,8 +183,7 @@ TEST_CASE("probes: tcp connect and http status on loopback, no redirects followe
 
 namespace {
 
-// GET /containers/ID/stats?stream=false from dockerd 20.10 on a cgroup v2 host (2 CPUs), trimmed
-// to the fields it always writes.
+// The cgroup v2 shape of dockerd 20.10 (no total_* counters, lower-case blkio ops), trimmed.
 const char* kStatsV2 = R"({
   "read": "2026-11-30T14:10:02.000000000Z", "preread": "2026-11-30T14:10:01.000000000Z",
   "pids_stats": {"current": 2, "limit": 4615},
@@ -209,11 +208,35 @@ const char* kStatsV2 = R"({
                         "tx_bytes": 420, "tx_packets": 5, "tx_errors": 0, "tx_dropped": 0}}
 })";
 
+// Recorded: GET /containers/ID/stats?stream=false from Debian's dockerd 20.10 on a cgroup v1
+// host with 2 CPUs, a busybox shell loop (the id shortened).
+const char* kRecordedV1 = R"(
+{"blkio_stats":{"io_merged_recursive":[],"io_queue_recursive":[],"io_service_bytes_recursive":[],
+"io_service_time_recursive":[],"io_serviced_recursive":[],"io_time_recursive":[],
+"io_wait_time_recursive":[],"sectors_recursive":[]},"cpu_stats":{"cpu_usage":{"percpu_usage":[1006474,
+978146855],"total_usage":979153329,"usage_in_kernelmode":800000000,"usage_in_usermode":170000000},
+"online_cpus":2,"system_cpu_usage":22527460000000,"throttling_data":{"periods":0,"throttled_periods":0,
+"throttled_time":0}},"id":"84e0dbc04cb9","memory_stats":{"limit":25276059648,"max_usage":3559424,
+"stats":{"active_anon":4096,"active_file":0,"cache":0,"dirty":0,
+"hierarchical_memory_limit":9223372036854771712,"hierarchical_memsw_limit":9223372036854771712,
+"inactive_anon":61440,"inactive_file":0,"mapped_file":0,"pgfault":1039,"pgmajfault":0,"pgpgin":755,
+"pgpgout":739,"rss":65536,"rss_huge":0,"total_active_anon":4096,"total_active_file":0,"total_cache":0,
+"total_dirty":0,"total_inactive_anon":61440,"total_inactive_file":0,"total_mapped_file":0,
+"total_pgfault":1039,"total_pgmajfault":0,"total_pgpgin":755,"total_pgpgout":739,"total_rss":65536,
+"total_rss_huge":0,"total_unevictable":0,"total_writeback":0,"unevictable":0,"writeback":0},"usage":598016},
+"name":"/busy.busy-1","networks":{"eth0":{"rx_bytes":736,"rx_dropped":0,"rx_errors":0,"rx_packets":8,
+"tx_bytes":0,"tx_dropped":0,"tx_errors":0,"tx_packets":0}},"num_procs":0,"pids_stats":{"current":1},
+"precpu_stats":{"cpu_usage":{"percpu_usage":[1006474,660030423],"total_usage":661036897,
+"usage_in_kernelmode":530000000,"usage_in_usermode":120000000},"online_cpus":2,
+"system_cpu_usage":22525450000000,"throttling_data":{"periods":0,"throttled_periods":0,"throttled_time":0}},
+"preread":"2026-11-30T14:24:25.201731398Z","read":"2026-11-30T14:24:26.204431817Z","storage_stats":{}}
+)";
+
 // The same container a minute earlier (network rates).
 const char* kPreviousV2 = R"({"read": "2026-11-30T14:09:02.000000000Z",
   "networks": {"eth0": {"rx_bytes": 96, "tx_bytes": 0}}})";
 
-// cgroup v1 (dockerd 20.10): percpu_usage, total_* memory counters, upper-case ops.
+// cgroup v1 with disk I/O and a hierarchy (total_inactive_file above inactive_file).
 const char* kStatsV1 = R"({
   "read": "2026-11-30T14:10:02.000000000Z", "preread": "2026-11-30T14:10:01.000000000Z",
   "blkio_stats": {"io_service_bytes_recursive": [{"major": 8, "minor": 0, "op": "Read", "value": 8192},
@@ -262,6 +285,17 @@ TEST_CASE("container stats: cpu, memory, network and disk I/O from the engine's 
     CHECK(s["spec"]["cpu"]["mask"] == "0-1");
     CHECK(s["spec"]["memory"]["limit"] == 4109455360ULL);
     CHECK(s["spec"]["labels"]["io.kontena.service.id"] == "svc1");
+  }
+  SECTION("recorded (cgroup v1, no limits, first sample)") {
+    auto s = container_stat("84e0dbc04cb9", json::parse(kRecordedV1), json::parse(kInspect), json(), now);
+    CHECK(s["cpu"]["usage"] == 979153329 - 661036897);
+    // 318 ms of CPU over 2.01 s of host CPU time on 2 CPUs: 31.65 % of one CPU.
+    CHECK(s["cpu"]["usage_pct"] == 31.65);
+    CHECK(s["memory"]["usage"] == 598016);
+    CHECK(s["memory"]["working_set"] == 598016);  // total_inactive_file 0
+    CHECK(s["spec"]["memory"]["limit"] == 25276059648ULL);
+    CHECK(s["network"]["external"]["rx_bytes"] == 736);
+    CHECK(s["diskio"]["io_service_bytes"] == json::array());
   }
   SECTION("cgroup v1, limits set, first sample") {
     auto inspect = json::parse(kInspect);
