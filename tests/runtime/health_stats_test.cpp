@@ -324,3 +324,118 @@ TEST_CASE("container stats: cpu, memory, network and disk I/O from the engine's 
     CHECK(s["memory"]["working_set"] == 0);
   }
 }
+
+namespace {
+
+// Records the master calls; answers every request with {}.
+struct RecordingPort : MasterPort {
+  std::vector<std::pair<std::string, json>> calls;
+  void call(std::string method, json params, std::function<void(Result<json>)> done) override {
+    calls.emplace_back(std::move(method), std::move(params));
+    done(json::object());
+  }
+  void notify(std::string method, json params) override { calls.emplace_back(std::move(method), std::move(params)); }
+};
+
+struct Restart {
+  std::string service_id;
+  int n;
+  std::string container_id, started_at;
+};
+
+// A service container with host networking (so probes go to 127.0.0.1) checked on `port`.
+ServiceContainer host_container(const std::string& id, int port, const std::string& started_at,
+                                const char* protocol = "http") {
+  ServiceContainer c;
+  c.id = id;
+  c.name = "web.web-1";
+  c.service_id = "svc1";
+  c.instance_number = 1;
+  c.inspect = {{"Id", id},
+               {"State", {{"Running", true}, {"StartedAt", started_at}}},
+               {"HostConfig", {{"NetworkMode", "host"}}},
+               {"Config",
+                {{"Labels",
+                  {{health_label::protocol, protocol},
+                   {health_label::port, std::to_string(port)},
+                   {health_label::uri, "/health"},
+                   {health_label::interval, "1"},
+                   {health_label::timeout, "1"},
+                   {health_label::initial_delay, "0"}}}}}};
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("health checker: reports each probe, restarts an unhealthy container with its start time, ends on stop",
+          "[health]") {
+  asio::io_context loop;
+  RecordingPort master;
+  std::vector<Restart> restarts;
+  RuntimeContext context;
+  context.loop = loop.get_executor();
+  context.master = &master;
+  context.restart_instance = [&](const std::string& s, int n, const std::string& id, const std::string& at) {
+    restarts.push_back({s, n, id, at});
+  };
+  auto checker = std::make_shared<HealthChecker>(context);
+  auto run_until = [&](const std::function<bool()>& pred, std::chrono::milliseconds limit = 10s) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!pred() && std::chrono::steady_clock::now() < end) {
+      loop.restart();
+      loop.run_for(20ms);
+    }
+    return pred();
+  };
+  auto reports = [&] {
+    std::vector<json> out;
+    for (const auto& [m, p] : master.calls) {
+      if (m == HealthChecker::kHealth) out.push_back(p.at(0));
+    }
+    return out;
+  };
+
+  SECTION("healthy: reported, no restart; told again about the same run: still one check") {
+    CannedHttp ok(answer(200));
+    checker->on_container_running(host_container("c1", ok.port(), "2026-11-30T10:00:00.5Z"));
+    checker->on_container_running(host_container("c1", ok.port(), "2026-11-30T10:00:00.5Z"));
+    CHECK(checker->checked_containers() == 1);
+    REQUIRE(run_until([&] { return reports().size() >= 2; }));  // the first at once, the next an interval later
+    CHECK(reports()[0] == json{{"id", "c1"}, {"status", "healthy"}, {"status_code", 200}});
+    CHECK(restarts.empty());
+  }
+  SECTION("unhealthy: reported with its status, and the instance restarted if still this run") {
+    CannedHttp failing(answer(503));
+    checker->on_container_running(host_container("c1", failing.port(), "2026-11-30T10:00:00.5Z"));
+    REQUIRE(run_until([&] { return !restarts.empty(); }));
+    CHECK(reports().at(0) == json{{"id", "c1"}, {"status", "unhealthy"}, {"status_code", 503}});
+    CHECK(restarts[0].service_id == "svc1");
+    CHECK(restarts[0].n == 1);
+    CHECK(restarts[0].container_id == "c1");
+    CHECK(restarts[0].started_at == "2026-11-30T10:00:00.5Z");
+  }
+  SECTION("tcp: a closed port is unhealthy with status_code closed") {
+    checker->on_container_running(host_container("c1", closed_port(), "2026-11-30T10:00:00.5Z", "tcp"));
+    REQUIRE(run_until([&] { return !reports().empty(); }));
+    CHECK(reports()[0] == json{{"id", "c1"}, {"status", "unhealthy"}, {"status_code", "closed"}});
+  }
+  SECTION("the container stops: no more probes") {
+    CannedHttp ok(answer(200));
+    checker->on_container_running(host_container("c1", ok.port(), "2026-11-30T10:00:00.5Z"));
+    REQUIRE(run_until([&] { return !reports().empty(); }));
+    checker->on_container_stopped("c1");
+    CHECK(checker->checked_containers() == 0);
+    const auto seen = reports().size();
+    CHECK_FALSE(run_until([&] { return reports().size() > seen; }, 1500ms));  // longer than the interval
+  }
+  SECTION("no health check label, or a container without an address: not checked") {
+    auto plain = host_container("c2", 80, "2026-11-30T10:00:00.5Z");
+    plain.inspect["Config"]["Labels"] = json::object();
+    checker->on_container_running(plain);
+    auto isolated = host_container("c3", 80, "2026-11-30T10:00:00.5Z");
+    isolated.inspect["HostConfig"]["NetworkMode"] = "none";
+    checker->on_container_running(isolated);
+    CHECK(checker->checked_containers() == 0);
+  }
+  checker->stop();
+}
