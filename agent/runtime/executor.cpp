@@ -7,9 +7,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <thread>
-
 namespace kn::runtime {
 namespace {
 
@@ -51,31 +48,13 @@ void resolve_volumes_from(docker::ContainerApi& api, const ServicePod& pod, nloh
   }
 }
 
-
-enum class PortWait { open, timed_out, container_changed, stopping };
-
-// Probes the pod's port every second until it accepts a connection, the container stops or
-// restarts (it is observed again then), the limit passes or the agent stops.
-PortWait wait_for_port(docker::ContainerApi& api, const ObservedContainer& container, int port,
-                       const ApplyOptions& options) {
-  const auto deadline = std::chrono::steady_clock::now() + options.wait_for_port_limit;
-  auto stopping = [&] { return options.stopping != nullptr && options.stopping->load(); };
-  for (;;) {
-    auto doc = api.inspect(container.id);
-    if (!doc || !(*doc)["State"].value("Running", false) ||
-        parse_docker_time((*doc)["State"].value("StartedAt", "")) != container.started_at) {
-      return PortWait::container_changed;
-    }
-    const auto address = probe_address(*doc);
-    if (address && tcp_port_open(*address, port, std::chrono::seconds(1), options.stopping)) return PortWait::open;
-    const auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    while (std::chrono::steady_clock::now() < std::min(next, deadline)) {
-      if (stopping()) return PortWait::stopping;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (stopping()) return PortWait::stopping;
-    if (std::chrono::steady_clock::now() >= deadline) return PortWait::timed_out;
-  }
+// One wait_for_port probe of the pod's running container: true when the port accepts a
+// connection. The address is read again each time (it is the container's own, see port_probe.hpp).
+bool port_open(docker::ContainerApi& api, const ObservedContainer& container, int port, const ApplyOptions& options) {
+  auto doc = api.inspect(container.id);
+  if (!doc) return false;
+  const auto address = probe_address(*doc);
+  return address && tcp_port_open(*address, port, std::chrono::seconds(1), options.stopping);
 }
 
 }  // namespace
@@ -137,21 +116,30 @@ ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, con
       return outcome;
     }
     auto plan = reconciler.plan(desired, *observed);
-    if (plan.steps.empty() && plan.set_state && plan.set_state->state == "running" && desired &&
-        desired->wait_for_port && desired->desired_state == DesiredState::running) {
+    const bool waits = plan.steps.empty() && plan.set_state && plan.set_state->state == "running" && desired &&
+                       desired->wait_for_port && desired->desired_state == DesiredState::running &&
+                       options.port_wait != nullptr && *observed;
+    if (!waits) {
+      if (options.port_wait != nullptr) options.port_wait->reset();
+    } else {
+      const auto& c = **observed;
+      auto& wait = *options.port_wait;
+      if (!wait || wait->container_id != c.id || wait->started_at != c.started_at) {
+        wait = PortWait{c.id, c.started_at, std::chrono::steady_clock::now() + options.wait_for_port_limit};
+      }
       const int port = *desired->wait_for_port;
-      switch (wait_for_port(api, **observed, port, options)) {
-        case PortWait::open: break;
-        case PortWait::container_changed: continue;  // observe and plan again
-        case PortWait::stopping: return outcome;
-        case PortWait::timed_out: {
-          const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(options.wait_for_port_limit);
-          const auto text = fmt::format("Timeout::Error: port {} of {} did not open within {} s (wait_for_port)",
-                                        port, (*observed)->name, seconds.count());
-          log::get("runtime")->warn("pod {}: {}", key.str(), text);
-          plan.set_state->error = text;
-          break;
-        }
+      if (port_open(api, c, port, options)) {
+        wait.reset();
+      } else if (std::chrono::steady_clock::now() < wait->deadline) {
+        outcome.retry_in = std::chrono::seconds(1);  // the set_state waits; the worker is free meanwhile
+        return outcome;
+      } else {
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(options.wait_for_port_limit);
+        const auto text = fmt::format("Timeout::Error: port {} of {} did not open within {} s (wait_for_port)", port,
+                                      c.name, seconds.count());
+        log::get("runtime")->warn("pod {}: {}", key.str(), text);
+        plan.set_state->error = text;
+        wait.reset();
       }
     }
     emit(plan);

@@ -31,6 +31,7 @@ struct ReportSink {
 
 struct ApplyOutcome {
   std::optional<Clock::time_point> wake_at;  // crash backoff: apply again then
+  std::optional<std::chrono::milliseconds> retry_in;  // wait_for_port: the port is closed, apply again then
   bool gone = false;                         // terminated and removed
   bool converged = false;                    // nothing left to do
   std::optional<Failure> failure;            // a step (or observing) failed: retried on the next trigger
@@ -50,9 +51,19 @@ Result<std::string> pull_image(docker::ContainerApi& api, const ServicePod& pod,
 // every second, up to this long. Past it the set_state carries a Timeout::Error.
 inline constexpr std::chrono::seconds kWaitForPortLimit{300};
 
+// A wait_for_port under way for one run of the pod's container. The worker keeps it between
+// applies: each apply probes once and, while the port is closed, asks to be applied again a
+// second later (ApplyOutcome::retry_in) instead of holding the worker's thread.
+struct PortWait {
+  std::string container_id;
+  std::optional<WallTime> started_at;
+  std::chrono::steady_clock::time_point deadline;
+};
+
 struct ApplyOptions {
   std::chrono::milliseconds wait_for_port_limit = kWaitForPortLimit;
-  const std::atomic<bool>* stopping = nullptr;  // set: the agent stops, waits end at once
+  std::optional<PortWait>* port_wait = nullptr;  // the worker's; null: no wait_for_port
+  const std::atomic<bool>* stopping = nullptr;    // set: the agent stops, a probe ends at once
 };
 
 // Up to a few observe -> plan -> steps rounds for one pod.
