@@ -17,7 +17,9 @@
 #include "link/websocket_link.hpp"
 #include "runtime/log_streamer.hpp"
 #include "runtime/exec_sessions.hpp"
+#include "runtime/health_checker.hpp"
 #include "runtime/pod_manager.hpp"
+#include "runtime/stats_reporter.hpp"
 #include "systemd/notifier.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -175,6 +177,9 @@ int run_command(const AgentOptions& options) {
   // Day-two services (docs/runtime.md) are added here, before the served methods are read.
   pods.add_service(std::make_shared<runtime::LogStreamer>(pods.context()));
   pods.add_service(std::make_shared<runtime::ExecSessions>(pods.context()));
+  pods.add_service(std::make_shared<runtime::HealthChecker>(pods.context()));
+  pods.add_service(std::make_shared<runtime::StatsReporter>(
+      pods.context(), runtime::StatsReporterOptions{.interval = options.session.stats_interval}));
   session.served_methods = pods.served_methods();
 
   master::LinkHooks hooks;

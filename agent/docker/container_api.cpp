@@ -403,4 +403,16 @@ Result<long> ContainerApi::exec_exit_code(std::string_view exec_id) {
   return (*doc)["ExitCode"].get<long>();
 }
 
+// ---- health checks and stats ----
+
+Result<nlohmann::json> ContainerApi::stats(std::string_view id) {
+  const std::string what = "read the stats of container " + quoted(id);
+  // The engine takes two samples about a second apart for precpu_stats.
+  auto response =
+      send(what, "GET", api_url(engine_, container_path(id, "stats"), {{"stream", "false"}}), kCallTimeout);
+  if (!response) return response.error();
+  if (response->status != 200) return engine_failure(what, *response);
+  return parse_json(what, *response);
+}
+
 }  // namespace kn::docker

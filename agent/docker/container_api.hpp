@@ -64,6 +64,10 @@ class ContainerApi {                 // not thread-safe: one per thread (owns it
   Result<long> exec_exit_code(std::string_view exec_id);
   // The socket and API version, for the hijacked POST /exec/ID/start (docker/exec_stream.hpp).
   const EngineClient& engine() const { return engine_; }
+  // ---- health checks and stats ----
+  // GET /containers/ID/stats?stream=false: one sample, with precpu_stats from about a second
+  // before (the engine waits for it). 404 -> Errc::docker_not_found.
+  Result<nlohmann::json> stats(std::string_view id);
 
  private:
   ContainerApi(std::unique_ptr<http::CurlTransport> transport, EngineClient engine)

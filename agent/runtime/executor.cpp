@@ -4,6 +4,7 @@
 #include "docker/image_ref.hpp"
 #include "runtime/container_spec.hpp"
 #include "runtime/lifecycle_hooks.hpp"
+#include "runtime/port_probe.hpp"
 
 #include <fmt/format.h>
 
@@ -56,6 +57,15 @@ std::map<std::string, std::string> instance_labels(const std::optional<ServicePo
   return observed ? observed->labels : std::map<std::string, std::string>{};
 }
 
+// One wait_for_port probe of the pod's running container: true when the port accepts a
+// connection. The address is read again each time (it is the container's own, see port_probe.hpp).
+bool port_open(docker::ContainerApi& api, const ObservedContainer& container, int port, const ApplyOptions& options) {
+  auto doc = api.inspect(container.id);
+  if (!doc) return false;
+  const auto address = probe_address(*doc);
+  return address && tcp_port_open(*address, port, std::chrono::seconds(1), options.stopping);
+}
+
 }  // namespace
 
 Result<std::optional<ObservedContainer>> find_pod_container(docker::ContainerApi& api, const PodKey& key) {
@@ -96,7 +106,8 @@ Result<std::string> pull_image(docker::ContainerApi& api, const ServicePod& pod,
 }
 
 ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, const PodKey& key,
-                       const std::optional<ServicePod>& desired, const ReportSink& sink) {
+                       const std::optional<ServicePod>& desired, const ReportSink& sink,
+                       const ApplyOptions& options) {
   ApplyOutcome outcome;
   auto emit = [&](const Plan& plan) {
     if (sink.event) {
@@ -114,7 +125,33 @@ ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, con
       outcome.failure = observed.error();
       return outcome;
     }
-    const auto plan = reconciler.plan(desired, *observed);
+    auto plan = reconciler.plan(desired, *observed);
+    const bool waits = plan.steps.empty() && plan.set_state && plan.set_state->state == "running" && desired &&
+                       desired->wait_for_port && desired->desired_state == DesiredState::running &&
+                       options.port_wait != nullptr && *observed;
+    if (!waits) {
+      if (options.port_wait != nullptr) options.port_wait->reset();
+    } else {
+      const auto& c = **observed;
+      auto& wait = *options.port_wait;
+      if (!wait || wait->container_id != c.id || wait->started_at != c.started_at) {
+        wait = PortWait{c.id, c.started_at, std::chrono::steady_clock::now() + options.wait_for_port_limit};
+      }
+      const int port = *desired->wait_for_port;
+      if (port_open(api, c, port, options)) {
+        wait.reset();
+      } else if (std::chrono::steady_clock::now() < wait->deadline) {
+        outcome.retry_in = std::chrono::seconds(1);  // the set_state waits; the worker is free meanwhile
+        return outcome;
+      } else {
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(options.wait_for_port_limit);
+        const auto text = fmt::format("Timeout::Error: port {} of {} did not open within {} s (wait_for_port)", port,
+                                      c.name, seconds.count());
+        log::get("runtime")->warn("pod {}: {}", key.str(), text);
+        plan.set_state->error = text;
+        wait.reset();
+      }
+    }
     emit(plan);
     outcome.wake_at = plan.wake_at;
     outcome.gone = plan.gone;

@@ -8,6 +8,8 @@
 #include "runtime/reconciler.hpp"
 #include "runtime/service_pod.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -38,6 +40,7 @@ struct ReportSink {
 
 struct ApplyOutcome {
   std::optional<Clock::time_point> wake_at;  // crash backoff: apply again then
+  std::optional<std::chrono::milliseconds> retry_in;  // wait_for_port: the port is closed, apply again then
   bool gone = false;                         // terminated and removed
   bool converged = false;                    // nothing left to do
   std::optional<Failure> failure;            // a step (or observing) failed: retried on the next trigger
@@ -52,8 +55,29 @@ Result<std::optional<ObservedContainer>> find_pod_container(docker::ContainerApi
 // Returns the image id the name now points to.
 Result<std::string> pull_image(docker::ContainerApi& api, const ServicePod& pod, const ReportSink& sink);
 
+// wait_for_port (kontena v1.5.4: agent/lib/kontena/workers/service_pod_worker.rb): before a
+// running pod's set_state goes out, its port is TCP-probed on the container's own address
+// every second, up to this long. Past it the set_state carries a Timeout::Error.
+inline constexpr std::chrono::seconds kWaitForPortLimit{300};
+
+// A wait_for_port under way for one run of the pod's container. The worker keeps it between
+// applies: each apply probes once and, while the port is closed, asks to be applied again a
+// second later (ApplyOutcome::retry_in) instead of holding the worker's thread.
+struct PortWait {
+  std::string container_id;
+  std::optional<WallTime> started_at;
+  std::chrono::steady_clock::time_point deadline;
+};
+
+struct ApplyOptions {
+  std::chrono::milliseconds wait_for_port_limit = kWaitForPortLimit;
+  std::optional<PortWait>* port_wait = nullptr;  // the worker's; null: no wait_for_port
+  const std::atomic<bool>* stopping = nullptr;    // set: the agent stops, a probe ends at once
+};
+
 // Up to a few observe -> plan -> steps rounds for one pod.
 ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, const PodKey& key,
-                       const std::optional<ServicePod>& desired, const ReportSink& sink);
+                       const std::optional<ServicePod>& desired, const ReportSink& sink,
+                       const ApplyOptions& options = {});
 
 }  // namespace kn::runtime

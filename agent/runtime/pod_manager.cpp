@@ -104,6 +104,7 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
     PodReconciler reconciler;
     ApiSlot api;
     asio::steady_timer timer;
+    std::optional<PortWait> port_wait;  // a wait_for_port under way
     // Loop side: what was last dispatched.
     std::optional<ServicePod> wanted;
   };
@@ -414,10 +415,15 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
       for (const auto& l : lines) batch.push_back(l.to_json());
       on_loop([batch = std::move(batch)](Impl& self) { self.master_.notify(kLogBatch, json::array({batch})); });
     };
-    const auto outcome = apply_pod(*api, w->reconciler, w->key, w->desired, sink);
+    ApplyOptions apply_options;
+    if (options_.wait_for_port_limit) apply_options.wait_for_port_limit = *options_.wait_for_port_limit;
+    apply_options.port_wait = &w->port_wait;
+    apply_options.stopping = &stopped_;
+    const auto outcome = apply_pod(*api, w->reconciler, w->key, w->desired, sink, apply_options);
     w->api.check(outcome.failure);
-    if (outcome.wake_at) {
-      const auto delay = *outcome.wake_at - clock_->now();
+    if (outcome.wake_at || outcome.retry_in) {
+      const auto delay = outcome.retry_in ? std::chrono::duration_cast<Clock::duration>(*outcome.retry_in)
+                                          : *outcome.wake_at - clock_->now();
       w->timer.expires_after(std::max<Clock::duration>(delay, Clock::duration::zero()));
       w->timer.async_wait(asio::bind_executor(w->strand, [self = weak(), ww = std::weak_ptr<Worker>(w)](
                                                               boost::system::error_code ec) {

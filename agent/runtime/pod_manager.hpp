@@ -32,6 +32,7 @@ struct PodManagerOptions {
   std::size_t threads = 2;                            // Docker workers (pods share them, one at a time each)
   Clock* clock = nullptr;                             // crash backoff; nullptr: the steady clock
   std::filesystem::path state_dir;                    // handed to the services (RuntimeContext)
+  std::optional<std::chrono::milliseconds> wait_for_port_limit;  // unset: kWaitForPortLimit (executor.hpp)
 };
 
 class PodManager {

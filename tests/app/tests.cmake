@@ -31,3 +31,8 @@ add_dependencies(container_logs_tests kontena-agent kontena-master-sim)
 kn_add_test(exec_tests app/exec_test.cpp)
 target_link_libraries(exec_tests PRIVATE kn_docker kn_test_docker)
 add_dependencies(exec_tests kontena-agent kontena-master-sim)
+# Health checks, wait_for_port and container stats end to end: kontena-agent run, the master
+# simulator, a private dockerd with its own bridge and a loopback docker-registry.
+kn_add_test(health_stats_tests app/health_stats_e2e_test.cpp)
+target_link_libraries(health_stats_tests PRIVATE kn_runtime kn_docker kn_test_docker)
+add_dependencies(health_stats_tests kontena-agent kontena-master-sim)

@@ -1,5 +1,7 @@
 #include "service_rest.hpp"
 
+#include "container_stats.hpp"
+
 #include "deployer.hpp"
 #include "hooks.hpp"
 
@@ -407,6 +409,7 @@ std::optional<RestResult> handle_service_rest(SimState& st, http::verb method, c
     Service* s = st.services.find(grid, p[3], p[4]);
     if (s == nullptr) return error(404, "Service not found");
     if (p.size() == 6) {
+      if (auto routed = service_container_routes(st, *s, p[5], method)) return routed;
       if (!post) return error(405, "Method not allowed");
       if (p[5] == "deploy") return RestResult{200, Json{{"id", request_deploy(st, *s)}}};
       if (p[5] == "start") {

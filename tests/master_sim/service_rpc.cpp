@@ -1,6 +1,7 @@
 #include "service_rpc.hpp"
 
 #include "container_logs.hpp"
+#include "container_stats.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -186,7 +187,7 @@ const std::map<std::string, Method>& methods() {
                                    store_log_batch(s, g, p);  // container_logs.hpp
                                    return Outcome{};
                                  }}},
-      {"/containers/stat", {1, ignored}},
+      {"/containers/stat", {1, [](SimState& st, const std::string& g, const Json& p) { return store_container_stat(st, g, p[0]) ? Outcome{} : not_a_hash(p[0]); }}},
       {"/container_exec/output",
        {3, [](SimState& st, const std::string&, const Json& p) { return exec_output(st, p), Outcome{}; }}},
       {"/container_exec/exit",

@@ -98,6 +98,7 @@ struct ContainerRecord {  // Container, as Rpc::ContainerInfoMapper stores it
   Json attributes = Json::object();  // image, cmd, env, labels (";" for "."), state, hostname, ...
   std::optional<SysTime> deleted_at;
   std::string health_status;
+  Json stats = nullptr;  // the latest /containers/stat entry (container_stats.cpp)
 
   // Container#status: deleted | paused | restarting | dead | running | oom_killed | stopped
   std::string status() const;

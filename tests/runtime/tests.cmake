@@ -8,7 +8,8 @@ kn_add_test(runtime_unit_tests
   runtime/pod_manager_rpc_test.cpp
   runtime/lifecycle_hooks_plan_test.cpp
   runtime/log_stream_test.cpp
-  runtime/exec_sessions_test.cpp)
+  runtime/exec_sessions_test.cpp
+  runtime/health_stats_test.cpp)
 target_link_libraries(runtime_unit_tests PRIVATE kn_runtime)
 
 # The pod manager against a real dockerd (own bridge, busybox imported offline) and a
@@ -17,5 +18,6 @@ kn_add_test(runtime_docker_tests
   runtime/pod_manager_test.cpp
   runtime/lifecycle_hooks_docker_test.cpp
   runtime/log_streamer_test.cpp
-  runtime/exec_sessions_docker_test.cpp)
+  runtime/exec_sessions_docker_test.cpp
+  runtime/wait_for_port_test.cpp)
 target_link_libraries(runtime_docker_tests PRIVATE kn_runtime kn_test_docker)

@@ -301,6 +301,15 @@ nlohmann::json MasterSim::all_service_logs(const std::string& stack, const std::
     for (auto& line : page) all.push_back(line);
     from = all.back().value("id", std::string());
   }
+nlohmann::json MasterSim::service_containers(const std::string& stack, const std::string& name) const {
+  auto r = rest("GET", "/v1/services/" + grid() + "/" + stack + "/" + name + "/containers", nullptr, true);
+  if (r.status == 404) return nlohmann::json::array();
+  if (r.status != 200) throw std::runtime_error("master simulator GET containers of " + stack + "/" + name + ": HTTP " + r.raw);
+  return r.body["containers"];
+}
+
+nlohmann::json MasterSim::service_stats(const std::string& stack, const std::string& name) const {
+  return checked("GET", "/v1/services/" + grid() + "/" + stack + "/" + name + "/container_stats", nullptr)["stats"];
 }
 
 bool MasterSim::wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

@@ -137,6 +137,11 @@ class MasterSim {
   void exec_terminate(const std::string& session) const;
   // {output, stdout, stderr, chunks, exit (null while running), error, ended}.
   nlohmann::json exec_session(const std::string& session) const;
+  // The service's live containers with health_status (GET .../{stack}/{service}/containers;
+  // empty when there is no such service), and `kontena service stats` (GET .../container_stats:
+  // [{container_id, cpu, memory, network}]).
+  nlohmann::json service_containers(const std::string& stack, const std::string& name) const;
+  nlohmann::json service_stats(const std::string& stack, const std::string& name) const;
 
   // Any REST call; `authorize` adds the bearer API token when one is configured.
   RestReply rest(const std::string& method, const std::string& target, const nlohmann::json& body = nullptr,
