@@ -166,8 +166,6 @@ Outcome containers_health(SimState& st, const std::string& grid, const Json& p) 
   return {};
 }
 
-Outcome ignored(SimState&, const std::string&, const Json&) { return {}; }
-
 struct Method {
   std::size_t arity;
   Handler run;

@@ -301,6 +301,8 @@ nlohmann::json MasterSim::all_service_logs(const std::string& stack, const std::
     for (auto& line : page) all.push_back(line);
     from = all.back().value("id", std::string());
   }
+}
+
 nlohmann::json MasterSim::service_containers(const std::string& stack, const std::string& name) const {
   auto r = rest("GET", "/v1/services/" + grid() + "/" + stack + "/" + name + "/containers", nullptr, true);
   if (r.status == 404) return nlohmann::json::array();
