@@ -46,6 +46,7 @@ class Category final : public boost::system::error_category {
       case Errc::docker_conflict: return "Docker engine conflict";
       case Errc::docker_failed: return "Docker engine request failed";
       case Errc::pod_invalid: return "invalid service pod";
+      case Errc::volume_missing: return "named volume not on the node";
     }
     return "unknown error";
   }
@@ -91,7 +92,8 @@ int exit_code_for(Errc e) noexcept {
     case Errc::systemd_failed:
     case Errc::docker_not_found:
     case Errc::docker_conflict:
-    case Errc::docker_failed: return exit_code::unavailable;
+    case Errc::docker_failed:
+    case Errc::volume_missing: return exit_code::unavailable;
   }
   return exit_code::software;
 }

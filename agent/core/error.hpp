@@ -47,6 +47,7 @@ enum class Errc {
   docker_conflict,        // the engine refused a name or state conflict (HTTP 409)
   docker_failed,          // any other engine error; the message carries Docker's "message"
   pod_invalid,            // a service pod from the master has a key of the wrong type
+  volume_missing,         // volumes: a pod's named volume did not appear on the node in time
 };
 
 }  // namespace kn

@@ -44,6 +44,14 @@ class ContainerApi {                 // not thread-safe: one per thread (owns it
   Status pull(std::string_view image, const std::optional<RegistryAuth>& auth, std::chrono::seconds limit);
   Result<nlohmann::json> inspect_image(std::string_view image);    // 404 -> Errc::docker_not_found
 
+  // ---- volumes (https://docs.docker.com/engine/api/v1.41/#tag/Volume) ----
+  Result<nlohmann::json> inspect_volume(std::string_view name);    // 404 -> Errc::docker_not_found
+  // POST /volumes/create with {Name, Driver, DriverOpts, Labels}; returns the volume document.
+  Result<nlohmann::json> create_volume(const nlohmann::json& body);
+  // GET /volumes?filters={"label":[...]}: the "Volumes" array (entries "key=value" or "key").
+  Result<std::vector<nlohmann::json>> list_volumes(const std::vector<std::string>& label_filters);
+  Status remove_volume(std::string_view name);  // 404 counts as success; in use -> Errc::docker_conflict
+
  private:
   ContainerApi(std::unique_ptr<http::CurlTransport> transport, EngineClient engine)
       : transport_(std::move(transport)), engine_(std::move(engine)) {}

@@ -40,7 +40,8 @@ Result<ObservedContainer> observe_container(const nlohmann::json& inspect);
 // RFC 3339 with optional fraction, as Docker writes times ("2018-08-10T12:34:56.123456789Z").
 std::optional<WallTime> parse_docker_time(std::string_view text);
 
-enum class StepKind { pull, create, start, stop, restart, remove };
+// create_data / remove_data: a stateful pod's data container (container_spec.hpp).
+enum class StepKind { pull, create, start, stop, restart, remove, create_data, remove_data };
 std::string_view to_string(StepKind k) noexcept;
 
 struct Step {
@@ -93,8 +94,11 @@ class PodReconciler {
 
   explicit PodReconciler(Clock& clock) : clock_(&clock) {}
 
-  // The next steps. `desired` nullopt: the pod left the list (terminated).
-  Plan plan(const std::optional<ServicePod>& desired, const std::optional<ObservedContainer>& observed) const;
+  // The next steps. `desired` nullopt: the pod left the list (terminated). `data_container`: the pod's
+  // data container (io.kontena.container.type=volume), made for stateful pods before their
+  // container and removed after it when the pod is terminated; kept across stop and recreate.
+  Plan plan(const std::optional<ServicePod>& desired, const std::optional<ObservedContainer>& observed,
+            const std::optional<ObservedContainer>& data_container = std::nullopt) const;
   // A step failed: the error event and the set_state (state as observed, error set).
   Plan failed(const std::optional<ServicePod>& desired, const std::optional<ObservedContainer>& observed,
               const Step& step, const Failure& failure) const;
