@@ -16,6 +16,7 @@
 #include "master/node_stats.hpp"
 #include "link/websocket_link.hpp"
 #include "runtime/pod_manager.hpp"
+#include "runtime/volume_manager.hpp"
 #include "systemd/notifier.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -168,6 +169,7 @@ int run_command(const AgentOptions& options) {
   pod_options.state_dir = options.state_dir;
   runtime::PodManager pods(ioc.get_executor(), apply.docker_host, node_id, port, pod_options);
   // Day-two services (docs/runtime.md) are added here, before the served methods are read.
+  pods.add_service(std::make_shared<runtime::VolumeManager>(pods.context()));
   session.served_methods = pods.served_methods();
 
   master::LinkHooks hooks;
