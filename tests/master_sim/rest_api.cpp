@@ -1,6 +1,7 @@
 #include "rest_api.hpp"
 
 #include "service_rest.hpp"
+#include "volumes.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
 #include <openssl/rand.h>
@@ -261,11 +262,12 @@ awaitable<HttpResponse> handle_rest(SimState& state, const HttpRequest& req) {
   const auto& p = r.parts;
   const bool get = r.method == http::verb::get;
   const bool denied = p.size() >= 2 && p[0] == "v1" &&
-                      (p[1] == "grids" || p[1] == "nodes" || p[1] == "services" || p[1] == "stacks") &&
+                      (p[1] == "grids" || p[1] == "nodes" || p[1] == "services" || p[1] == "stacks" || p[1] == "volumes") &&
                       !authorized(state, req);
   // The service side's routes (service_rest.hpp); decided before any co_await below.
   std::optional<RestResult> services;
   if (!denied) services = handle_service_rest(state, r.method, p, r.body);
+  if (!denied && !services) services = handle_volume_rest(state, r.method, p, r.body);
   if (p.empty() && get) {
     res = reply(req, http::status::ok, Json{{"name", "Kontena Master"}, {"version", state.master_version}});
   } else if (p.size() == 2 && p[0] == "v1" && p[1] == "ping" && get) {
