@@ -15,3 +15,9 @@ add_dependencies(doctor_tests kontena-agent kontena-master-sim)
 kn_add_test(service_pods_tests app/service_pods_test.cpp)
 target_link_libraries(service_pods_tests PRIVATE kn_docker kn_test_docker)
 add_dependencies(service_pods_tests kontena-agent kontena-master-sim)
+
+# Volumes end to end: stateful data containers across a recreate, named volumes from
+# /node_volumes/list created and removed on a private dockerd.
+kn_add_test(volumes_e2e_tests app/volumes_test.cpp)
+target_link_libraries(volumes_e2e_tests PRIVATE kn_docker kn_test_docker)
+add_dependencies(volumes_e2e_tests kontena-agent kontena-master-sim)
