@@ -135,6 +135,8 @@ class VolumeManager::Impl : public std::enable_shared_from_this<Impl> {
     reported_.clear();  // the next connection reports every volume again
   }
 
+  std::size_t passes() const { return passes_; }
+
   void stop() {
     if (stopped_) return;
     stopped_ = true;
@@ -228,6 +230,7 @@ class VolumeManager::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void done() {
+    ++passes_;
     busy_ = false;
     if (again_) {
       again_ = false;
@@ -239,6 +242,7 @@ class VolumeManager::Impl : public std::enable_shared_from_this<Impl> {
   VolumeManagerOptions options_;
   asio::steady_timer timer_;                  // loop
   bool online_ = false, busy_ = false, again_ = false, stopped_ = false;  // loop
+  std::size_t passes_ = 0;                    // loop
   std::set<std::string> reported_;            // loop: "name\ninstance id" told to the master
   std::optional<docker::ContainerApi> api_;   // pool thread
   asio::thread_pool pool_{1};                 // Docker calls, one at a time
@@ -260,5 +264,6 @@ void VolumeManager::on_master_call(std::optional<std::uint32_t> request_id, cons
 void VolumeManager::on_online() { impl_->online(); }
 void VolumeManager::on_offline() { impl_->offline(); }
 void VolumeManager::stop() { impl_->stop(); }
+std::size_t VolumeManager::passes() const { return impl_->passes(); }
 
 }  // namespace kn::runtime

@@ -78,6 +78,9 @@ class VolumeManager : public RuntimeService {
   void on_offline() override;
   void stop() override;
 
+  // Passes finished (a list answered or failed, and its Docker work done): for tests and logs.
+  std::size_t passes() const;
+
  private:
   class Impl;
   std::shared_ptr<Impl> impl_;
