@@ -13,6 +13,6 @@ target_link_libraries(master_link_tests PRIVATE kn_link)
 add_dependencies(master_link_tests kontena-agent kontena-master-sim)
 
 # The Kontena master simulator's own tests (tests/master_sim/).
-kn_add_test(master_sim_tests master/sim_test.cpp master/sim_services_test.cpp)
+kn_add_test(master_sim_tests master/sim_test.cpp master/sim_services_test.cpp master/sim_volumes_test.cpp)
 target_link_libraries(master_sim_tests PRIVATE kn_master_sim)
 add_dependencies(master_sim_tests kontena-master-sim)
