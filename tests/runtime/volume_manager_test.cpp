@@ -2,7 +2,9 @@
 // against a real dockerd and a recording master port that answers /node_volumes/list with the
 // volumes a case chooses (kontena v1.5.4: agent/lib/kontena/workers/volumes/volume_manager.rb).
 #include "docker/container_api.hpp"
+#include "runtime/container_spec.hpp"
 #include "runtime/executor.hpp"
+#include "runtime/pod_manager.hpp"
 #include "runtime/volume_manager.hpp"
 #include "support/busybox_image.hpp"
 #include "support/catch_result.hpp"
@@ -41,6 +43,7 @@ struct RecordingMaster : MasterPort {
       if (list_error) return done(fail(Errc::master_rpc_error, "failed to call the master: Node not found"));
       return done(json{{"volumes", volumes}});
     }
+    if (method == "/node_service_pods/list") return done(json{{"service_pods", json::array()}});
     done(json::object());
   }
   void notify(std::string, json) override {}
@@ -212,4 +215,42 @@ TEST_CASE("executor: a pod waits for its named volumes - then fails naming the m
   CHECK(missing.error().message.find("app.data-1") != std::string::npos);
   REQUIRE(api->create_volume(json{{"Name", "app.data-1"}}));
   CHECK(wait_for_volumes(*api, pod, 300ms, 50ms));
+}
+
+TEST_CASE("pod manager: a data container whose pod is no longer listed is removed with its volumes", "[docker]") {
+  REQUIRE_DOCKERD();
+  REQUIRE(kn::test::busybox_image_available());
+  Dockerd dockerd;
+  kn::test::import_busybox_image(dockerd, "kn/busybox:1");
+  auto api = ContainerApi::connect(dockerd.docker_host());
+  REQUIRE(api);
+  // What a stateful pod leaves when its container went while the agent was away.
+  ServicePod pod;
+  pod.service_id = "svc9";
+  pod.service_name = "app.db";
+  pod.instance_number = 1;
+  pod.image_name = "kn/busybox:1";
+  pod.stateful = true;
+  pod.volumes = {{std::nullopt, std::nullopt, "/data", std::nullopt, std::nullopt, json::object()}};
+  auto data = api->create(data_container_name(pod), data_container_body(pod));
+  REQUIRE(data);
+  auto volumes = api->list_volumes({});
+  REQUIRE(volumes);
+  REQUIRE(volumes->size() == 1);
+
+  boost::asio::io_context io;
+  RecordingMaster master;
+  PodManager manager(io.get_executor(), dockerd.docker_host(), kNode, master, PodManagerOptions{});
+  manager.start();
+  manager.on_node_info();
+  const auto end = std::chrono::steady_clock::now() + 30s;
+  while (api->inspect(*data) && std::chrono::steady_clock::now() < end) {
+    io.restart();
+    io.run_for(20ms);
+  }
+  manager.stop();
+  CHECK_FALSE(api->inspect(*data));
+  auto left = api->list_volumes({});
+  REQUIRE(left);
+  CHECK(left->empty());  // removed with v=1
 }
