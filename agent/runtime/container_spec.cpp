@@ -63,7 +63,9 @@ json data_container_body(const ServicePod& pod) {
   for (const auto& v : pod.volumes) {
     if (!v.bind_mount && !v.name) volumes[v.path] = json::object();
   }
-  json body{{"Image", image_reference(pod.image_name)}, {"Labels", labels}, {"HostConfig", {{"NetworkMode", "none"}}}};
+  json body{{"Image", image_reference(pod.image_name)},
+            {"Labels", labels},
+            {"HostConfig", {{"NetworkMode", "none"}}}};
   if (!volumes.empty()) body["Volumes"] = volumes;
   // dockerd refuses to create a container without a command, and images built FROM scratch
   // have none; the container never runs, so the program need not exist in the image.

@@ -53,10 +53,6 @@ void resolve_volumes_from(docker::ContainerApi& api, const ServicePod& pod, nloh
   }
 }
 
-}  // namespace
-
-namespace {
-
 Result<std::optional<ObservedContainer>> find_typed_container(docker::ContainerApi& api, const PodKey& key,
                                                               std::string_view type) {
   auto list = api.list({std::string(label::service_id) + "=" + key.service_id,

@@ -220,14 +220,14 @@ Plan PodReconciler::plan(const std::optional<ServicePod>& desired, const std::op
     // The data volumes go last, after the container that used them (kontena v1.5.4:
     // agent/lib/kontena/service_pods/terminator.rb).
     if (!observed) {
-      if (data_container) plan.steps.push_back({StepKind::remove_data, data_container->id, std::chrono::seconds(0), true});
+      if (data_container) plan.steps.push_back({StepKind::remove_data, data_container->id, {}, true});
       plan.gone = !data_container;
       return plan;
     }
     const auto grace = std::chrono::seconds(label_int(observed->labels, label::stop_grace_period).value_or(10));
     if (observed->running) plan.steps.push_back({StepKind::stop, observed->id, grace});
     plan.steps.push_back({StepKind::remove, observed->id, grace, true});
-    if (data_container) plan.steps.push_back({StepKind::remove_data, data_container->id, std::chrono::seconds(0), true});
+    if (data_container) plan.steps.push_back({StepKind::remove_data, data_container->id, {}, true});
     const auto n = label_int(observed->labels, label::instance_number).value_or(0);
     plan.events.push_back({label_of(observed->labels, label::service_id).value_or(""), static_cast<int>(n),
                            severity::info, "service:remove_instance",

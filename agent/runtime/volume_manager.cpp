@@ -60,11 +60,14 @@ Result<std::vector<NodeVolume>> decode_node_volumes(const json& reply) {
 json volume_create_body(const NodeVolume& volume) {
   // Docker wants every DriverOpts value as a string; the master passes what the stack file said.
   json opts = json::object();
-  for (const auto& [key, value] : volume.driver_opts.items()) opts[key] = value.is_string() ? value.get<std::string>() : value.dump();
+  for (const auto& [key, value] : volume.driver_opts.items()) {
+    opts[key] = value.is_string() ? value.get<std::string>() : value.dump();
+  }
   return json{{"Name", volume.name},
               {"Driver", volume.driver},
               {"DriverOpts", opts},
-              {"Labels", {{volume_label::instance_id, volume.volume_instance_id}, {volume_label::volume_id, volume.volume_id}}}};
+              {"Labels",
+               {{volume_label::instance_id, volume.volume_instance_id}, {volume_label::volume_id, volume.volume_id}}}};
 }
 
 VolumeSyncResult sync_volumes(docker::ContainerApi& api, const std::vector<NodeVolume>& listed) {
@@ -223,7 +226,8 @@ class VolumeManager::Impl : public std::enable_shared_from_this<Impl> {
       ctx_.master->call(kSetState, json::array({ctx_.node_id, state}), [w = weak(), key](Result<json> r) {
         auto self = w.lock();
         if (!self || r) return;
-        logger()->warn("failed to report volume {} to the master: {}", key.substr(0, key.find('\n')), r.error().message);
+        logger()->warn("failed to report volume {} to the master: {}", key.substr(0, key.find('\n')),
+                       r.error().message);
         self->reported_.erase(key);  // told again after the next list
       });
     }

@@ -229,7 +229,8 @@ std::optional<rpc::Response> handle_volume_request(SimState& st, const std::stri
                                       : std::string();
   if (store.instance_id(node->key, instance_id) == nullptr && data.contains("volume_id") &&
       !data["volume_id"].is_null()) {
-    const std::string volume_id = data["volume_id"].is_string() ? data["volume_id"].get<std::string>() : data["volume_id"].dump();
+    const std::string volume_id =
+        data["volume_id"].is_string() ? data["volume_id"].get<std::string>() : data["volume_id"].dump();
     const Volume* v = store.find_id(volume_id);
     if (v == nullptr || v->grid != grid) return raised(req.id, "Could not find volume with id: " + volume_id);
     store.add_instance(node->key, volume_id, data.value("name", Json("")).is_string() ? data.value("name", "") : "");
