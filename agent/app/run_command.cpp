@@ -20,6 +20,7 @@
 #include "runtime/health_checker.hpp"
 #include "runtime/pod_manager.hpp"
 #include "runtime/stats_reporter.hpp"
+#include "runtime/volume_manager.hpp"
 #include "systemd/notifier.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -180,6 +181,7 @@ int run_command(const AgentOptions& options) {
   pods.add_service(std::make_shared<runtime::HealthChecker>(pods.context()));
   pods.add_service(std::make_shared<runtime::StatsReporter>(
       pods.context(), runtime::StatsReporterOptions{.interval = options.session.stats_interval}));
+  pods.add_service(std::make_shared<runtime::VolumeManager>(pods.context()));
   session.served_methods = pods.served_methods();
 
   master::LinkHooks hooks;

@@ -47,6 +47,7 @@ class Category final : public boost::system::error_category {
       case Errc::docker_failed: return "Docker engine request failed";
       case Errc::pod_invalid: return "invalid service pod";
       case Errc::hook_failed: return "lifecycle hook failed";
+      case Errc::volume_missing: return "named volume not on the node";
     }
     return "unknown error";
   }
@@ -94,6 +95,7 @@ int exit_code_for(Errc e) noexcept {
     case Errc::docker_conflict:
     case Errc::docker_failed:
     case Errc::hook_failed: return exit_code::unavailable;
+    case Errc::volume_missing: return exit_code::unavailable;
   }
   return exit_code::software;
 }

@@ -48,6 +48,7 @@ enum class Errc {
   docker_failed,          // any other engine error; the message carries Docker's "message"
   pod_invalid,            // a service pod from the master has a key of the wrong type
   hook_failed,            // lifecycle hooks: a pre_start hook exited non-zero (or its oneshot was not marked)
+  volume_missing,         // volumes: a pod's named volume did not appear on the node in time
 };
 
 }  // namespace kn

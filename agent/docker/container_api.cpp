@@ -415,4 +415,61 @@ Result<nlohmann::json> ContainerApi::stats(std::string_view id) {
   return parse_json(what, *response);
 }
 
+// ---- volumes ----
+
+namespace {
+// "/volumes/NAME" with NAME as one percent-encoded path segment.
+std::string volume_path(std::string_view name) {
+  boost::urls::url path;
+  path.set_path("/volumes");
+  path.segments().push_back(name);
+  return std::string(path.encoded_path());
+}
+}  // namespace
+
+Result<nlohmann::json> ContainerApi::inspect_volume(std::string_view name) {
+  const std::string what = "inspect volume " + quoted(name);
+  auto response = send(what, "GET", api_url(engine_, volume_path(name)), kCallTimeout);
+  if (!response) return response.error();
+  if (response->status != 200) return engine_failure(what, *response);
+  return parse_json(what, *response);
+}
+
+Result<nlohmann::json> ContainerApi::create_volume(const nlohmann::json& body) {
+  const std::string name = body.value("Name", "");
+  const std::string what = "create volume " + quoted(std::string_view(name));
+  auto response = send(what, "POST", api_url(engine_, "/volumes/create"), kCallTimeout, body.dump());
+  if (!response) return response.error();
+  if (response->status != 201) return engine_failure(what, *response);
+  return parse_json(what, *response);
+}
+
+Result<std::vector<nlohmann::json>> ContainerApi::list_volumes(const std::vector<std::string>& label_filters) {
+  const std::string what = "list the Docker volumes";
+  const auto url = label_filters.empty()
+                       ? api_url(engine_, "/volumes")
+                       : api_url(engine_, "/volumes", {{"filters", nlohmann::json{{"label", label_filters}}.dump()}});
+  auto response = send(what, "GET", url, kCallTimeout);
+  if (!response) return response.error();
+  if (response->status != 200) return engine_failure(what, *response);
+  auto doc = parse_json(what, *response);
+  if (!doc) return doc.error();
+  // "Volumes" is null when there is none.
+  std::vector<nlohmann::json> out;
+  if (doc->is_object() && (*doc)["Volumes"].is_array()) {
+    for (const auto& v : (*doc)["Volumes"]) {
+      if (v.is_object()) out.push_back(v);
+    }
+  }
+  return out;
+}
+
+Status ContainerApi::remove_volume(std::string_view name) {
+  const std::string what = "remove volume " + quoted(name);
+  auto response = send(what, "DELETE", api_url(engine_, volume_path(name)), kCallTimeout);
+  if (!response) return response.error();
+  if (response->status != 204 && response->status != 404) return engine_failure(what, *response);
+  return {};
+}
+
 }  // namespace kn::docker

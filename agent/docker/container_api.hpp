@@ -68,6 +68,13 @@ class ContainerApi {                 // not thread-safe: one per thread (owns it
   // GET /containers/ID/stats?stream=false: one sample, with precpu_stats from about a second
   // before (the engine waits for it). 404 -> Errc::docker_not_found.
   Result<nlohmann::json> stats(std::string_view id);
+  // ---- volumes (https://docs.docker.com/engine/api/v1.41/#tag/Volume) ----
+  Result<nlohmann::json> inspect_volume(std::string_view name);    // 404 -> Errc::docker_not_found
+  // POST /volumes/create with {Name, Driver, DriverOpts, Labels}; returns the volume document.
+  Result<nlohmann::json> create_volume(const nlohmann::json& body);
+  // GET /volumes?filters={"label":[...]}: the "Volumes" array (entries "key=value" or "key").
+  Result<std::vector<nlohmann::json>> list_volumes(const std::vector<std::string>& label_filters);
+  Status remove_volume(std::string_view name);  // 404 counts as success; in use -> Errc::docker_conflict
 
  private:
   ContainerApi(std::unique_ptr<http::CurlTransport> transport, EngineClient engine)

@@ -50,6 +50,29 @@ json device_of(const std::string& spec) {
 
 std::string container_name(const ServicePod& pod) { return fmt::format("{}-{}", pod.service_name, pod.instance_number); }
 
+std::string data_container_name(const ServicePod& pod) { return container_name(pod) + "-volumes"; }
+
+json data_container_body(const ServicePod& pod) {
+  auto labels = pod.labels;
+  labels[label::service_id] = pod.service_id;
+  labels.try_emplace(label::service_name, pod.service_name);
+  labels[label::instance_number] = std::to_string(pod.instance_number);
+  labels[label::container_type] = "volume";
+  labels[label::container_name] = data_container_name(pod);
+  json volumes = json::object();
+  for (const auto& v : pod.volumes) {
+    if (!v.bind_mount && !v.name) volumes[v.path] = json::object();
+  }
+  json body{{"Image", image_reference(pod.image_name)},
+            {"Labels", labels},
+            {"HostConfig", {{"NetworkMode", "none"}}}};
+  if (!volumes.empty()) body["Volumes"] = volumes;
+  // dockerd refuses to create a container without a command, and images built FROM scratch
+  // have none; the container never runs, so the program need not exist in the image.
+  body["Entrypoint"] = json::array({"/bin/true"});
+  return body;
+}
+
 std::map<std::string, std::string> container_labels(const ServicePod& pod) {
   auto labels = pod.labels;
   const auto name = container_name(pod);
@@ -165,19 +188,6 @@ Result<json> create_body(const ServicePod& pod) {
   }
   if (pod.log_driver) hc["LogConfig"] = json{{"Type", *pod.log_driver}, {"Config", pod.log_opts}};
 
-  // Kontena keeps a stateful service's anonymous volumes in a data container that outlives
-  // re-creation (kontena v1.5.4: agent/lib/kontena/service_pods/creator.rb). This node does not
-  // make one yet, and removing the container with v=1 would lose the data: refuse instead.
-  if (pod.stateful) {
-    for (const auto& v : pod.volumes) {
-      if (!v.bind_mount && !v.name) {
-        return fail(Errc::pod_invalid,
-                    fmt::format("failed to create container {}: stateful services with anonymous volumes ({}) are not "
-                                "supported by this node yet; use a named volume or a bind mount",
-                                container_name(pod), v.path));
-      }
-    }
-  }
   json binds = json::array();
   json volumes = json::object();
   for (const auto& v : pod.volumes) {
@@ -186,17 +196,18 @@ Result<json> create_body(const ServicePod& pod) {
       auto bind = *source + ":" + v.path;
       if (v.flags && !v.flags->empty()) bind += ":" + *v.flags;
       binds.push_back(bind);
-    } else {
+    } else if (!pod.stateful) {
       volumes[v.path] = json::object();
     }
   }
   if (!binds.empty()) hc["Binds"] = binds;
   if (!volumes.empty()) body["Volumes"] = volumes;
-  if (!pod.volumes_from.empty()) {
-    json from = json::array();
-    for (const auto& v : pod.volumes_from) from.push_back(with_instance(v, pod.instance_number));
-    hc["VolumesFrom"] = from;
-  }
+  // A stateful pod's anonymous volumes live in its data container, which outlives the service
+  // container (kontena v1.5.4: agent/lib/kontena/service_pods/creator.rb).
+  json from = json::array();
+  if (pod.stateful) from.push_back(data_container_name(pod));
+  for (const auto& v : pod.volumes_from) from.push_back(with_instance(v, pod.instance_number));
+  if (!from.empty()) hc["VolumesFrom"] = from;
   body["HostConfig"] = hc;
   return body;
 }

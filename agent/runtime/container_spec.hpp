@@ -32,6 +32,9 @@ inline constexpr const char* exposed = "io.kontena.service.exposed";
 // "<service_name>-<n>", e.g. "stress.stress-1".
 std::string container_name(const ServicePod& pod);
 
+// "<service_name>-<n>-volumes": the stateful pod's data container.
+std::string data_container_name(const ServicePod& pod);
+
 // The pod's own labels plus the io.kontena.container.* / service.* labels of the create table.
 std::map<std::string, std::string> container_labels(const ServicePod& pod);
 
@@ -42,6 +45,12 @@ std::vector<std::string> container_env(const ServicePod& pod);
 // The create body. Errc::pod_invalid when the container could not be started as specified
 // (an environment string over 128 KiB, which exec refuses).
 Result<nlohmann::json> create_body(const ServicePod& pod);
+
+// The create body of a stateful pod's data container: the pod's image, its anonymous volumes
+// (`Volumes {path: {}}`), the pod's labels with io.kontena.container.type=volume. It is never
+// started; the service container mounts its volumes with VolumesFrom, so they outlive every
+// re-creation of the service container.
+nlohmann::json data_container_body(const ServicePod& pod);
 
 // "image:tag" with "latest" when the name has no tag (a port in the registry part is not a
 // tag); digests ("name@sha256:...") are kept as they are.

@@ -8,11 +8,17 @@
 
 #include <fmt/format.h>
 
+#include <thread>
+
 namespace kn::runtime {
 namespace {
 
 // A registry that does not answer gives up well before the master's 300 s deploy wait.
 constexpr std::chrono::seconds kPullLimit{120};
+// kontena v1.5.4: agent/lib/kontena/service_pods/creator.rb waits this long for the pod's named
+// volumes before it gives up on the create.
+constexpr std::chrono::seconds kVolumeWait{30};
+constexpr std::chrono::milliseconds kVolumePoll{500};
 // Each round either converges or changes the container; a few rounds cover pull -> recreate.
 constexpr int kMaxRounds = 4;
 
@@ -66,12 +72,11 @@ bool port_open(docker::ContainerApi& api, const ObservedContainer& container, in
   return address && tcp_port_open(*address, port, std::chrono::seconds(1), options.stopping);
 }
 
-}  // namespace
-
-Result<std::optional<ObservedContainer>> find_pod_container(docker::ContainerApi& api, const PodKey& key) {
+Result<std::optional<ObservedContainer>> find_typed_container(docker::ContainerApi& api, const PodKey& key,
+                                                              std::string_view type) {
   auto list = api.list({std::string(label::service_id) + "=" + key.service_id,
                         std::string(label::instance_number) + "=" + std::to_string(key.instance_number),
-                        std::string(label::container_type) + "=container"});
+                        std::string(label::container_type) + "=" + std::string(type)});
   if (!list) return list.error();
   if (list->empty()) return std::optional<ObservedContainer>();
   auto doc = api.inspect(list->front().id);
@@ -82,6 +87,39 @@ Result<std::optional<ObservedContainer>> find_pod_container(docker::ContainerApi
   auto c = observe_container(*doc);
   if (!c) return c.error();
   return std::optional<ObservedContainer>(std::move(*c));
+}
+
+}  // namespace
+
+Result<std::optional<ObservedContainer>> find_pod_container(docker::ContainerApi& api, const PodKey& key) {
+  return find_typed_container(api, key, "container");
+}
+
+Result<std::optional<ObservedContainer>> find_data_container(docker::ContainerApi& api, const PodKey& key) {
+  return find_typed_container(api, key, "volume");
+}
+
+Status wait_for_volumes(docker::ContainerApi& api, const ServicePod& pod, std::chrono::milliseconds limit,
+                        std::chrono::milliseconds poll) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (const auto& v : pod.volumes) {
+    if (!v.name || v.bind_mount) continue;
+    for (;;) {
+      auto found = api.inspect_volume(*v.name);
+      if (found) break;
+      if (!found.error().is(Errc::docker_not_found)) return found.error();
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return fail(Errc::volume_missing,
+                    fmt::format("failed to create container {}: the volume {} is not on this node after {} s; the "
+                                "node creates it when the master lists it in /node_volumes/list (check `kontena volume "
+                                "ls` and the agent log)",
+                                container_name(pod), *v.name,
+                                std::chrono::duration_cast<std::chrono::seconds>(limit).count()));
+      }
+      std::this_thread::sleep_for(poll);
+    }
+  }
+  return {};
 }
 
 Result<std::string> pull_image(docker::ContainerApi& api, const ServicePod& pod, const ReportSink& sink) {
@@ -125,7 +163,17 @@ ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, con
       outcome.failure = observed.error();
       return outcome;
     }
-    auto plan = reconciler.plan(desired, *observed);
+    // Only stateful and terminated pods have a data container to care about.
+    std::optional<ObservedContainer> data;
+    if (!desired || desired->desired_state == DesiredState::terminated || desired->stateful) {
+      auto found = find_data_container(api, key);
+      if (!found) {
+        outcome.failure = found.error();
+        return outcome;
+      }
+      data = std::move(*found);
+    }
+    auto plan = reconciler.plan(desired, *observed, data);
     const bool waits = plan.steps.empty() && plan.set_state && plan.set_state->state == "running" && desired &&
                        desired->wait_for_port && desired->desired_state == DesiredState::running &&
                        options.port_wait != nullptr && *observed;
@@ -174,6 +222,12 @@ ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, con
       }
       body = std::move(*made);
       resolve_volumes_from(api, *desired, *body);
+      if (auto ready = wait_for_volumes(api, *desired, kVolumeWait, kVolumePoll); !ready) {
+        log::get("runtime")->warn("pod {}: {}", key.str(), ready.error().message);
+        emit(reconciler.failed(desired, *observed, step, ready.error()));
+        outcome.failure = ready.error();
+        return outcome;
+      }
     }
     std::string created;
     for (const auto& step : plan.steps) {
@@ -211,6 +265,12 @@ ApplyOutcome apply_pod(docker::ContainerApi& api, PodReconciler& reconciler, con
           run_exec_hooks(api, instance_labels(desired, *observed), id, step, reconciler, sink);
           break;
         }
+        case StepKind::create_data: {
+          auto id = api.create(data_container_name(*desired), data_container_body(*desired));
+          if (!id) status = id.error();
+          break;
+        }
+        case StepKind::remove_data: status = api.remove(step.container_id, true, false); break;
       }
       if (!status) {
         log::get("runtime")->warn("pod {}: {} failed: {}", key.str(), to_string(step.kind), status.error().message);

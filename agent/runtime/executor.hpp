@@ -50,6 +50,14 @@ struct ApplyOutcome {
 // io.kontena.container.type=container; the first match wins. nullopt: there is none.
 Result<std::optional<ObservedContainer>> find_pod_container(docker::ContainerApi& api, const PodKey& key);
 
+// A stateful pod's data container: the same labels with io.kontena.container.type=volume.
+Result<std::optional<ObservedContainer>> find_data_container(docker::ContainerApi& api, const PodKey& key);
+
+// Polls GET /volumes/NAME for each of the pod's named volumes (the node's volume manager makes
+// them) until all exist; Errc::volume_missing naming the first absent one after `limit`.
+Status wait_for_volumes(docker::ContainerApi& api, const ServicePod& pod, std::chrono::milliseconds limit,
+                        std::chrono::milliseconds poll);
+
 // Pulls `image_name` (tag "latest" when it has none) with the pod's credentials; when the pull
 // fails and the image is present locally, the local one is used (a warning event says so).
 // Returns the image id the name now points to.

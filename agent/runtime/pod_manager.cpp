@@ -334,6 +334,14 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
       for (const auto& c : *containers) {
         if (auto k = key_of_labels(c.labels)) present.insert(*k);
       }
+      // A stateful pod's data container outlives its container: one whose pod is gone is
+      // terminated too (kontena v1.5.4: agent/lib/kontena/workers/service_pod_manager.rb).
+      if (auto data = api.list({std::string(label::container_type) + "=volume"})) {
+        for (auto c : *data) {
+          c.labels[label::container_type] = "container";  // the pod's key, as its container has it
+          if (auto k = key_of_labels(c.labels)) present.insert(*k);
+        }
+      }
       self.on_loop([list = std::move(list), present = std::move(present)](Impl& s) { s.merge(list, present); });
     });
   }

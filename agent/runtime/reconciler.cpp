@@ -44,6 +44,8 @@ std::string_view to_string(StepKind k) noexcept {
     case StepKind::pre_start: return "pre_start hooks";
     case StepKind::post_start: return "post_start hooks";
     case StepKind::pre_stop: return "pre_stop hooks";
+    case StepKind::create_data: return "create_data";
+    case StepKind::remove_data: return "remove_data";
   }
   return "?";
 }
@@ -158,6 +160,9 @@ std::string error_text(const Failure& f) {
     case Errc::http_timeout: cls = "Docker::Error::TimeoutError"; break;
     case Errc::pod_invalid: cls = "Kontena::Models::ServicePod::ConfigError"; break;
     case Errc::hook_failed: cls = "RuntimeError"; break;  // the Ruby agent raises a plain string
+    // The Ruby agent's wait_until! raises Timeout::Error (kontena v1.5.4:
+    // agent/lib/kontena/helpers/wait_helper.rb).
+    case Errc::volume_missing: cls = "Timeout::Error"; break;
     default: break;
   }
   return fmt::format("{}: {}", cls, f.message);
@@ -224,18 +229,22 @@ void PodReconciler::sent(const SetState& s, bool ok) {
   if (pending_ == s) pending_.reset();
 }
 
-Plan PodReconciler::plan(const std::optional<ServicePod>& desired,
-                         const std::optional<ObservedContainer>& observed) const {
+Plan PodReconciler::plan(const std::optional<ServicePod>& desired, const std::optional<ObservedContainer>& observed,
+                         const std::optional<ObservedContainer>& data_container) const {
   Plan plan;
   if (!desired || desired->desired_state == DesiredState::terminated) {
+    // The data volumes go last, after the container that used them (kontena v1.5.4:
+    // agent/lib/kontena/service_pods/terminator.rb).
     if (!observed) {
-      plan.gone = true;
+      if (data_container) plan.steps.push_back({StepKind::remove_data, data_container->id, {}, true});
+      plan.gone = !data_container;
       return plan;
     }
     const auto grace = std::chrono::seconds(label_int(observed->labels, label::stop_grace_period).value_or(10));
     if (observed->running) add_hooks(plan.steps, StepKind::pre_stop, hooks_, observed->id);
     if (observed->running) plan.steps.push_back({StepKind::stop, observed->id, grace});
     plan.steps.push_back({StepKind::remove, observed->id, grace, true});
+    if (data_container) plan.steps.push_back({StepKind::remove_data, data_container->id, {}, true});
     const auto n = label_int(observed->labels, label::instance_number).value_or(0);
     plan.events.push_back({label_of(observed->labels, label::service_id).value_or(""), static_cast<int>(n),
                            severity::info, "service:remove_instance",
@@ -268,8 +277,11 @@ Plan PodReconciler::plan(const std::optional<ServicePod>& desired,
     case DesiredState::running: break;
   }
 
+  // A stateful pod's data container comes before its container, which mounts its volumes.
+  const bool needs_data = pod.stateful && !data_container;
   if (!observed) {
     if (!pulled_for(pod)) plan.steps.push_back({StepKind::pull});
+    if (needs_data) plan.steps.push_back({StepKind::create_data});
     add_hooks(plan.steps, StepKind::pre_start, pod.hooks, {});
     plan.steps.push_back({StepKind::create});
     plan.steps.push_back({StepKind::start});
@@ -281,6 +293,7 @@ Plan PodReconciler::plan(const std::optional<ServicePod>& desired,
   bool needs_pull = false;
   if (outdated(pod, c, needs_pull)) {
     if (!pulled_for(pod)) plan.steps.push_back({StepKind::pull});
+    if (needs_data) plan.steps.push_back({StepKind::create_data});
     if (c.running) add_hooks(plan.steps, StepKind::pre_stop, pod.hooks, c.id);
     if (c.running) plan.steps.push_back({StepKind::stop, c.id, grace});
     plan.steps.push_back({StepKind::remove, c.id, grace, true});
@@ -331,6 +344,8 @@ Plan PodReconciler::failed(const std::optional<ServicePod>& desired, const std::
     case StepKind::pre_start:
     case StepKind::post_start:
     case StepKind::pre_stop: break;
+    case StepKind::create_data: break;
+    case StepKind::remove_data: type = "service:remove_instance"; break;
   }
   if (desired) {
     plan.events.push_back({desired->service_id, desired->instance_number, severity::error, type, text});

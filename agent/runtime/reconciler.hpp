@@ -46,7 +46,9 @@ std::optional<WallTime> parse_docker_time(std::string_view text);
 // post_start after it started, pre_stop before a running container is stopped (desired
 // stopped, terminated or re-created); a `service restart` runs none (kontena v1.5.4:
 // agent/lib/kontena/service_pods/creator.rb, starter.rb, stopper.rb, terminator.rb, restarter.rb).
-enum class StepKind { pull, create, start, stop, restart, remove, pre_start, post_start, pre_stop };
+// create_data / remove_data: a stateful pod's data container (container_spec.hpp).
+enum class StepKind { pull, create, start, stop, restart, remove, pre_start, post_start, pre_stop, create_data,
+                      remove_data };
 std::string_view to_string(StepKind k) noexcept;
 
 struct Step {
@@ -101,8 +103,11 @@ class PodReconciler {
 
   explicit PodReconciler(Clock& clock) : clock_(&clock) {}
 
-  // The next steps. `desired` nullopt: the pod left the list (terminated).
-  Plan plan(const std::optional<ServicePod>& desired, const std::optional<ObservedContainer>& observed) const;
+  // The next steps. `desired` nullopt: the pod left the list (terminated). `data_container`: the pod's
+  // data container (io.kontena.container.type=volume), made for stateful pods before their
+  // container and removed after it when the pod is terminated; kept across stop and recreate.
+  Plan plan(const std::optional<ServicePod>& desired, const std::optional<ObservedContainer>& observed,
+            const std::optional<ObservedContainer>& data_container = std::nullopt) const;
   // A step failed: the error event and the set_state (state as observed, error set).
   Plan failed(const std::optional<ServicePod>& desired, const std::optional<ObservedContainer>& observed,
               const Step& step, const Failure& failure) const;

@@ -36,3 +36,8 @@ add_dependencies(exec_tests kontena-agent kontena-master-sim)
 kn_add_test(health_stats_tests app/health_stats_e2e_test.cpp)
 target_link_libraries(health_stats_tests PRIVATE kn_runtime kn_docker kn_test_docker)
 add_dependencies(health_stats_tests kontena-agent kontena-master-sim)
+# Volumes end to end: stateful data containers across a recreate, named volumes from
+# /node_volumes/list created and removed on a private dockerd.
+kn_add_test(volumes_e2e_tests app/volumes_test.cpp)
+target_link_libraries(volumes_e2e_tests PRIVATE kn_docker kn_test_docker)
+add_dependencies(volumes_e2e_tests kontena-agent kontena-master-sim)

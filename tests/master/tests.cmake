@@ -14,6 +14,6 @@ add_dependencies(master_link_tests kontena-agent kontena-master-sim)
 
 # The Kontena master simulator's own tests (tests/master_sim/).
 kn_add_test(master_sim_tests master/sim_test.cpp master/sim_services_test.cpp master/sim_hooks_test.cpp
-            master/sim_logs_test.cpp master/sim_container_stats_test.cpp)
+            master/sim_logs_test.cpp master/sim_container_stats_test.cpp master/sim_volumes_test.cpp)
 target_link_libraries(master_sim_tests PRIVATE kn_master_sim)
 add_dependencies(master_sim_tests kontena-master-sim)

@@ -1,5 +1,7 @@
 #include "deployer.hpp"
 
+#include "volumes.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -144,7 +146,8 @@ awaitable<std::string> deploy_instance(SimState& st, std::string service_id, int
       }
     }
   }
-  auto err = co_await apply_instance(st, service_id, number, node_key, rev, "running");
+  auto err = co_await ensure_volume_instances(st, service_id, number, node_key);
+  if (err.empty()) err = co_await apply_instance(st, service_id, number, node_key, rev, "running");
   if (!err.empty()) {
     if (Service* again = st.services.find(service_id)) {
       const Node* node = st.registry.find(node_key);

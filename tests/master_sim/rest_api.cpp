@@ -3,6 +3,7 @@
 #include "container_logs.hpp"
 #include "container_exec.hpp"
 #include "service_rest.hpp"
+#include "volumes.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
 #include <openssl/rand.h>
@@ -263,13 +264,15 @@ awaitable<HttpResponse> handle_rest(SimState& state, const HttpRequest& req) {
   const auto& p = r.parts;
   const bool get = r.method == http::verb::get;
   const bool denied = p.size() >= 2 && p[0] == "v1" &&
-                      (p[1] == "grids" || p[1] == "nodes" || p[1] == "services" || p[1] == "stacks" || p[1] == "containers") &&
+                      (p[1] == "grids" || p[1] == "nodes" || p[1] == "services" || p[1] == "stacks" || p[1] == "containers" ||
+                       p[1] == "volumes") &&
                       !authorized(state, req);
   // The service side's routes (service_rest.hpp); decided before any co_await below.
   std::optional<RestResult> services;
   const std::string_view target(req.target().data(), req.target().size());
   if (!denied) services = handle_container_logs_rest(state, r.method, p, target);  // container_logs.hpp
   if (!denied && !services) services = handle_service_rest(state, r.method, p, r.body);
+  if (!denied && !services) services = handle_volume_rest(state, r.method, p, r.body);
   if (p.empty() && get) {
     res = reply(req, http::status::ok, Json{{"name", "Kontena Master"}, {"version", state.master_version}});
   } else if (p.size() == 2 && p[0] == "v1" && p[1] == "ping" && get) {

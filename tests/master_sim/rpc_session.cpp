@@ -2,6 +2,7 @@
 
 #include "handshake.hpp"
 #include "service_rpc.hpp"
+#include "volumes.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -346,6 +347,8 @@ void WsSession<Stream>::handle(rpc::Message message) {
       send(handle_update(*req));
     } else if (auto served = handle_service_request(state_, grid, *req)) {
       send(*served);
+    } else if (auto volume = handle_volume_request(state_, grid, *req)) {
+      send(*volume);
     } else {
       send(rpc::not_implemented(req->id));
     }

@@ -7,7 +7,7 @@
 //   /node_service_pods/event [node_id, {service_id, instance_number, severity, type, data}] (event log)
 //   /containers/save [{node, container}] -> {}; /containers/event [{id, status, ...}] -> {}
 //   /containers/cleanup [node_id, [ids]] -> count; /containers/health [{id, status}]
-//   /containers/log_batch (stored: container_logs.hpp), /containers/stat (accepted, not kept)
+//   /containers/log_batch (stored: container_logs.hpp), /containers/stat (latest per container: container_stats.hpp)
 // Errors come back as RpcServer#handle_request shapes them: {code: 500, message: "Class: msg"}.
 #pragma once
 

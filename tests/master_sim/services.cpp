@@ -1,5 +1,7 @@
 #include "services.hpp"
 
+#include "volumes.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -433,7 +435,7 @@ int instance_count(ServiceStore& store, const Service& service, const std::vecto
 // The stack file's `volumes:` entries as the pod carries them (kontena v1.5.4:
 // server/app/serializers/rpc/service_pod_serializer.rb build_volumes): "/path" is an anonymous
 // volume {bind_mount: nil, path}, "/host:/path[:flags]" a bind mount, "name:/path[:flags]" a
-// named volume (driver local here: the simulator has no /node_volumes). Maps pass through.
+// named volume (driver local; resolve_pod_volumes, volumes.hpp, maps grid volumes). Maps pass through.
 static Json pod_volumes(const Json& volumes) {
   Json out = Json::array();
   for (const auto& v : volumes) {
@@ -517,6 +519,7 @@ Json service_pod(ServiceStore& store, const Service& s, const Instance& inst, co
 
   Json pod = s.spec;
   pod["volumes"] = pod_volumes(s.spec.value("volumes", Json::array()));
+  resolve_pod_volumes(store.volumes(), s, inst.number, pod["volumes"]);
   pod.erase("health_check");
   pod.erase("hooks");
   pod.update({

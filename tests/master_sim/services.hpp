@@ -8,6 +8,7 @@
 #pragma once
 
 #include "node_registry.hpp"
+#include "volume_store.hpp"
 
 #include <deque>
 #include <map>
@@ -131,6 +132,7 @@ class ServiceStore {
   std::vector<std::pair<Service*, Instance*>> instances_on(NodeKey node);
 
   std::map<std::string, ContainerRecord>& containers() { return containers_; }
+  VolumeStore& volumes() { return volumes_; }  // volumes.hpp
 
   // The grid's external registries by name ("host" or "host:port"), each {name, url,
   // username, password, email} (Registry; `kontena registry add`).
@@ -149,6 +151,7 @@ class ServiceStore {
   std::map<std::string, std::unique_ptr<Service>> services_;
   std::deque<Deploy> deploys_;  // a deque: references stay valid while deploys are added
   std::map<std::string, ContainerRecord> containers_;
+  VolumeStore volumes_;
   std::map<std::string, std::map<std::string, Json>> registries_;
   std::uint64_t next_deploy_ = 1;
 };

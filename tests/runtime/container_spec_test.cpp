@@ -185,16 +185,30 @@ TEST_CASE("container spec: ports are published on bridge only") {
   CHECK_FALSE(body_of(p)["HostConfig"].contains("DnsSearch"));
 }
 
-TEST_CASE("container spec: a stateful pod with an anonymous volume is refused - its data would not survive") {
+TEST_CASE("container spec: a stateful pod keeps its anonymous volumes in its data container") {
   auto p = stress_pod();
   p.stateful = true;
-  p.volumes = {{std::nullopt, "/data", "/var/data", std::nullopt, std::nullopt, {}}};
-  CHECK(create_body(p).has_value());
-  p.volumes.push_back({std::nullopt, std::nullopt, "/db", std::nullopt, std::nullopt, {}});
-  auto b = create_body(p);
-  REQUIRE_FALSE(b.has_value());
-  CHECK(b.error().is(Errc::pod_invalid));
-  CHECK(b.error().message.find("(/db)") != std::string::npos);
+  p.volumes = {{std::nullopt, "/data", "/var/data", std::nullopt, std::nullopt, {}},
+               {std::nullopt, std::nullopt, "/db", std::nullopt, std::nullopt, {}}};
+  p.volumes_from = {"other-%s"};
+  const auto b = body_of(p);
+  // The service container mounts the data container's volumes, then the pod's own volumes_from.
+  CHECK(b["HostConfig"]["VolumesFrom"] == json::array({"stress.stress-1-volumes", "other-1"}));
+  CHECK_FALSE(b.contains("Volumes"));
+  CHECK(b["HostConfig"]["Binds"] == json::array({"/data:/var/data"}));
+
+  CHECK(data_container_name(p) == "stress.stress-1-volumes");
+  const auto d = data_container_body(p);
+  CHECK(d["Image"] == "progrium/stress:latest");
+  CHECK(d["Volumes"] == json{{"/db", json::object()}});
+  CHECK(d["Labels"]["io.kontena.container.type"] == "volume");
+  CHECK(d["Labels"]["io.kontena.service.id"] == p.service_id);
+  CHECK(d["Labels"]["io.kontena.service.instance_number"] == "1");
+  CHECK_FALSE(d["HostConfig"].contains("Binds"));
+
+  // Stateless: the anonymous volume is the container's own.
   p.stateful = false;
-  CHECK(create_body(p).has_value());
+  const auto s = body_of(p);
+  CHECK(s["Volumes"] == json{{"/db", json::object()}});
+  CHECK(s["HostConfig"]["VolumesFrom"] == json::array({"other-1"}));
 }

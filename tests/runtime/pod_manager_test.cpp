@@ -302,10 +302,10 @@ TEST_CASE("pod manager: runs the listed pod, adopts it after an agent restart, r
   SECTION("a new revision that cannot be created keeps the old container and reports why") {
     auto pod = stress_pod(image, rev);
     pod["service_revision"] = 2;
-    pod["stateful"] = true;  // with an anonymous volume: refused
+    pod["env"] = json::array({"BIG=" + std::string(140000, 'x')});  // more than exec accepts: refused
     f.master.pods = json::array({pod});
     f.notify_update();
-    REQUIRE(f.until([&] { return f.state_sent("running", rev, "stateful services with anonymous volumes"); }));
+    REQUIRE(f.until([&] { return f.state_sent("running", rev, "more than the 128 KiB"); }));
     auto d = running_container(*api);
     REQUIRE(d.has_value());
     CHECK((*d)["Id"] == id);

@@ -374,3 +374,68 @@ TEST_CASE("observe: the inspect document - Docker times") {
   CHECK_FALSE(parse_docker_time("2018-08-10 12:34:56 UTC").has_value());
   CHECK_FALSE(parse_docker_time("").has_value());
 }
+
+// ---- stateful data containers (kontena v1.5.4: agent/lib/kontena/service_pods/creator.rb, terminator.rb) ----
+
+namespace {
+ObservedContainer data_of(const ServicePod& p) {
+  ObservedContainer d;
+  d.id = "da7a";
+  d.name = data_container_name(p);
+  d.labels = data_container_body(p)["Labels"].get<std::map<std::string, std::string>>();
+  return d;
+}
+}  // namespace
+
+TEST_CASE("reconcile: a stateful pod gets its data container before its container - once") {
+  Fixture f;
+  auto p = pod();
+  p.stateful = true;
+  CHECK(kinds(f.r.plan(p, std::nullopt)) == std::vector<K>{K::pull, K::create_data, K::create, K::start});
+  // The data container is there already (it outlived the old container): it is reused.
+  CHECK(kinds(f.r.plan(p, std::nullopt, data_of(p))) == std::vector<K>{K::pull, K::create, K::start});
+  // A stateless pod never gets one.
+  p.stateful = false;
+  CHECK(kinds(f.r.plan(p, std::nullopt)) == std::vector<K>{K::pull, K::create, K::start});
+}
+
+TEST_CASE("reconcile: recreating a stateful container keeps its data container") {
+  Fixture f;
+  auto p = pod();
+  p.stateful = true;
+  const auto c = container_of(p);
+  p.service_revision = 3;
+  const auto plan = f.r.plan(p, c, data_of(p));
+  CHECK(kinds(plan) == std::vector<K>{K::pull, K::stop, K::remove, K::create, K::start});
+  for (const auto& s : plan.steps) CHECK(s.container_id != "da7a");
+  // Stopped: the container stops, the data stays.
+  auto stopped = pod(DesiredState::stopped);
+  stopped.stateful = true;
+  CHECK(kinds(f.r.plan(stopped, container_of(stopped), data_of(stopped))) == std::vector<K>{K::stop});
+}
+
+TEST_CASE("reconcile: a terminated stateful pod removes its data container with v=1 after its container") {
+  Fixture f;
+  auto p = pod();
+  p.stateful = true;
+  const auto plan = f.r.plan(std::nullopt, container_of(p), data_of(p));
+  REQUIRE(kinds(plan) == std::vector<K>{K::stop, K::remove, K::remove_data});
+  CHECK(plan.steps[2].container_id == "da7a");
+  CHECK(plan.steps[2].remove_volumes);
+  CHECK_FALSE(plan.gone);
+  // The container went already (an earlier round, or a failed removal): the data goes now.
+  const auto rest = f.r.plan(std::nullopt, std::nullopt, data_of(p));
+  CHECK(kinds(rest) == std::vector<K>{K::remove_data});
+  CHECK_FALSE(rest.gone);
+  CHECK(f.r.plan(std::nullopt, std::nullopt, std::nullopt).gone);
+}
+
+TEST_CASE("reconcile: a named volume that never came is reported as a Timeout::Error") {
+  Fixture f;
+  const auto p = pod();
+  const auto plan = f.r.failed(p, std::nullopt, Step{K::create},
+                               fail(Errc::volume_missing, "failed to create container x: the volume v is not on this node"));
+  REQUIRE(plan.set_state.has_value());
+  CHECK(plan.set_state->state == "missing");
+  CHECK(plan.set_state->error == "Timeout::Error: failed to create container x: the volume v is not on this node");
+}

@@ -21,3 +21,9 @@ kn_add_test(runtime_docker_tests
   runtime/exec_sessions_docker_test.cpp
   runtime/wait_for_port_test.cpp)
 target_link_libraries(runtime_docker_tests PRIVATE kn_runtime kn_test_docker)
+
+# The volume manager: its decoding without Docker, then against a real dockerd with a
+# recording master port; the executor's wait for named volumes.
+kn_add_test(runtime_volume_tests
+  runtime/volume_manager_test.cpp)
+target_link_libraries(runtime_volume_tests PRIVATE kn_runtime kn_test_docker)

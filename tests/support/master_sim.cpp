@@ -254,6 +254,23 @@ nlohmann::json MasterSim::service(const std::string& stack, const std::string& n
   return r.body;
 }
 
+nlohmann::json MasterSim::create_volume(const std::string& name, const std::string& scope, const std::string& driver,
+                                        const nlohmann::json& driver_opts) const {
+  return checked("POST", "/v1/volumes/" + grid(),
+                 {{"name", name}, {"scope", scope}, {"driver", driver}, {"driver_opts", driver_opts}});
+}
+
+nlohmann::json MasterSim::volume(const std::string& name) const {
+  auto r = rest("GET", "/v1/volumes/" + grid() + "/" + name, nullptr, true);
+  if (r.status == 404) return nullptr;
+  if (r.status != 200) throw std::runtime_error("master simulator GET volume " + name + ": HTTP " + r.raw);
+  return r.body;
+}
+
+void MasterSim::remove_volume(const std::string& name) const {
+  checked("DELETE", "/v1/volumes/" + grid() + "/" + name, nullptr);
+}
+
 void MasterSim::remove_stack(const std::string& stack) const {
   checked("DELETE", "/v1/stacks/" + grid() + "/" + stack, nullptr);
 }

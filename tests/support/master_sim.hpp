@@ -143,6 +143,14 @@ class MasterSim {
   nlohmann::json service_containers(const std::string& stack, const std::string& name) const;
   nlohmann::json service_stats(const std::string& stack, const std::string& name) const;
 
+  // Named volumes (tests/master_sim/volumes.hpp): POST /v1/volumes/{grid} with {name, scope,
+  // driver, driver_opts}; GET /v1/volumes/{grid}/{name} (null when there is none), whose
+  // "instances" are [{name, node}]; DELETE /v1/volumes/{grid}/{name}.
+  nlohmann::json create_volume(const std::string& name, const std::string& scope, const std::string& driver = "local",
+                               const nlohmann::json& driver_opts = nlohmann::json::object()) const;
+  nlohmann::json volume(const std::string& name) const;
+  void remove_volume(const std::string& name) const;
+
   // Any REST call; `authorize` adds the bearer API token when one is configured.
   RestReply rest(const std::string& method, const std::string& target, const nlohmann::json& body = nullptr,
                  bool authorize = true) const;
