@@ -317,9 +317,11 @@ std::string exec_path(std::string_view exec_id, std::string_view suffix) {
 // A request whose answer is Docker's multiplexed stream, handed to `on_output` frame by frame.
 Result<http::Response> perform_frames(http::Transport& transport, const http::Request& request,
                                       const OutputSink& on_output) {
-  OutputFrames frames;
+  StreamDemux frames;
   return transport.perform_stream(request, [&](std::string_view chunk) {
-    frames.feed(chunk, on_output);
+    frames.feed(chunk, [&](int stream, std::string_view piece, bool) {
+      if (stream == kStdout || stream == kStderr) on_output(static_cast<OutputStream>(stream), piece);
+    });
     return true;
   });
 }

@@ -12,7 +12,7 @@
 namespace kn::docker {
 
 Status follow_events(std::string_view docker_host, const nlohmann::json& filters,
-                     const std::function<void(const nlohmann::json& event)>& on_event, const std::atomic<bool>& stop) {
+                     const std::function<void(const nlohmann::json& event)>& on_event, http::StreamInterrupt& stop) {
   http::CurlTransport transport;
   auto engine = EngineClient::connect(transport, std::string(docker_host));
   if (!engine) return engine.error();
@@ -27,14 +27,14 @@ Status follow_events(std::string_view docker_host, const nlohmann::json& filters
   request.url = std::string(url.buffer());
   request.unix_socket = engine->socket_path();
   request.timeout = std::chrono::milliseconds(0);  // the stream has no end of its own
+  request.interrupt = &stop;
 
-  // The engine sends one JSON object per line, as events happen; the transport also calls
-  // back every 100 ms of silence, which is when `stop` is looked at between events.
+  // The engine sends one JSON object per line, as events happen; `stop` wakes the transfer.
   // https://docs.docker.com/engine/api/v1.41/#tag/System/operation/SystemEvents
   JsonLines lines;
   auto response = transport.perform_stream(request, [&](std::string_view chunk) {
     lines.feed(chunk, [&](std::string_view line) {
-      if (stop.load()) return;
+      if (stop.interrupted()) return;
       auto event = nlohmann::json::parse(line, nullptr, false);
       if (!event.is_object()) {
         log::get("docker")->warn("skipping a malformed Docker event from {} ({} bytes)", where, line.size());
@@ -42,9 +42,9 @@ Status follow_events(std::string_view docker_host, const nlohmann::json& filters
       }
       on_event(event);
     });
-    return !stop.load();
+    return !stop.interrupted();
   });
-  if (stop.load()) return {};
+  if (stop.interrupted()) return {};
   if (!response) {
     return fail(Errc::docker_unavailable, "failed to follow the Docker events at " + where + ": " +
                                               response.error().message + " (did dockerd stop?)");

@@ -3,19 +3,20 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "http/http_transport.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <atomic>
 #include <functional>
 #include <string_view>
 
 namespace kn::docker {
 
-// GET /events?filters={"type":["container"]} streamed; blocks until `stop` becomes true (checked at least
-// every 200 ms) or the stream breaks (dockerd stopped: returns Errc::docker_unavailable).
+// GET /events?filters={"type":["container"]} streamed; blocks until `stop` is interrupted (at
+// once, with no polling while the engine is silent) or the stream breaks (dockerd stopped:
+// returns Errc::docker_unavailable).
 Status follow_events(std::string_view docker_host, const nlohmann::json& filters,
                      const std::function<void(const nlohmann::json& event)>& on_event,
-                     const std::atomic<bool>& stop);
+                     http::StreamInterrupt& stop);
 
 }  // namespace kn::docker

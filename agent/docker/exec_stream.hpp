@@ -10,6 +10,7 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "docker/output_frames.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -29,49 +30,6 @@
 #include <vector>
 
 namespace kn::docker {
-
-inline constexpr int kStdout = 1;  // stream numbers of the multiplexed format
-inline constexpr int kStderr = 2;
-
-// Splits the multiplexed format into payload pieces as bytes arrive (frames may be cut anywhere).
-class StreamDemux {
- public:
-  // on_data(stream, piece, frame_start): `frame_start` is false for a piece that continues the
-  // previous one's frame.
-  template <class OnData>
-  void feed(std::string_view chunk, OnData&& on_data) {
-    while (!chunk.empty()) {
-      if (remaining_ == 0) {
-        const auto take = std::min(chunk.size(), kHeader - header_.size());
-        header_.append(chunk.substr(0, take));
-        chunk.remove_prefix(take);
-        if (header_.size() < kHeader) return;
-        stream_ = static_cast<unsigned char>(header_[0]);
-        remaining_ = 0;
-        for (std::size_t i = 4; i < kHeader; ++i) {
-          remaining_ = (remaining_ << 8U) | static_cast<unsigned char>(header_[i]);
-        }
-        header_.clear();
-        frame_start_ = true;
-        continue;
-      }
-      const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), remaining_));
-      on_data(stream_, chunk.substr(0, take), frame_start_);
-      frame_start_ = false;
-      chunk.remove_prefix(take);
-      remaining_ -= take;
-    }
-  }
-  // True between frames (nothing of a header or payload outstanding).
-  bool at_boundary() const { return remaining_ == 0 && header_.empty(); }
-
- private:
-  static constexpr std::size_t kHeader = 8;
-  std::string header_;
-  int stream_ = 0;
-  std::uint64_t remaining_ = 0;
-  bool frame_start_ = false;
-};
 
 // The length of the longest prefix of `bytes` that does not end inside a UTF-8 sequence (at
 // most 3 bytes are held back; bytes that are no UTF-8 at all are not held). The master passes

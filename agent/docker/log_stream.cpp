@@ -12,8 +12,6 @@
 namespace kn::docker {
 namespace {
 
-constexpr std::size_t kHeaderSize = 8;
-
 // Digits of text[pos, pos + n) as a number; nullopt unless they all are digits.
 std::optional<int> digits(std::string_view text, std::size_t pos, std::size_t n) {
   if (pos + n > text.size()) return std::nullopt;
@@ -33,24 +31,10 @@ void LogDemuxer::feed(std::string_view bytes, const OnLine& on_line) {
     take(LogStream::stdout_stream, bytes, on_line);
     return;
   }
-  while (!bytes.empty()) {
-    if (frame_left_ == 0) {
-      const auto need = kHeaderSize - header_.size();
-      header_.append(bytes.substr(0, need));
-      bytes.remove_prefix(std::min(need, bytes.size()));
-      if (header_.size() < kHeaderSize) return;
-      const auto* h = reinterpret_cast<const unsigned char*>(header_.data());
-      // Stream 0 is stdin (only seen on attach); anything but stderr is shown as stdout.
-      frame_stream_ = h[0] == 2 ? LogStream::stderr_stream : LogStream::stdout_stream;
-      frame_left_ = (std::size_t{h[4]} << 24U) | (std::size_t{h[5]} << 16U) | (std::size_t{h[6]} << 8U) | h[7];
-      header_.clear();
-      continue;
-    }
-    const auto n = std::min(frame_left_, bytes.size());
-    take(frame_stream_, bytes.substr(0, n), on_line);
-    bytes.remove_prefix(n);
-    frame_left_ -= n;
-  }
+  // Stream 0 is stdin (only seen on attach); anything but stderr is shown as stdout.
+  demux_.feed(bytes, [&](int stream, std::string_view piece, bool) {
+    take(stream == kStderr ? LogStream::stderr_stream : LogStream::stdout_stream, piece, on_line);
+  });
 }
 
 void LogDemuxer::take(LogStream stream, std::string_view payload, const OnLine& on_line) {
@@ -124,7 +108,7 @@ std::string docker_since(std::chrono::system_clock::time_point t) {
 
 Status follow_logs(std::string_view docker_host, std::string_view container_id,
                    std::optional<std::chrono::system_clock::time_point> since,
-                   const std::function<bool(std::string_view chunk)>& on_chunk, const std::atomic<bool>& stop) {
+                   const std::function<bool(std::string_view chunk)>& on_chunk, http::StreamInterrupt& stop) {
   http::CurlTransport transport;
   auto engine = EngineClient::connect(transport, std::string(docker_host));
   if (!engine) return engine.error();
@@ -143,12 +127,14 @@ Status follow_logs(std::string_view docker_host, std::string_view container_id,
   request.url = std::string(url.buffer());
   request.unix_socket = engine->socket_path();
   request.timeout = std::chrono::milliseconds(0);  // followed until the container stops
+  request.interrupt = &stop;
+  request.idle_tick = kIdleTick;
 
   auto response = transport.perform_stream(request, [&](std::string_view chunk) {
-    if (stop.load()) return false;
-    return on_chunk(chunk) && !stop.load();
+    if (stop.interrupted()) return false;
+    return on_chunk(chunk) && !stop.interrupted();
   });
-  if (stop.load()) return {};
+  if (stop.interrupted()) return {};
   if (!response) {
     return fail(Errc::docker_unavailable,
                 "failed to follow " + what + ": " + response.error().message + " (did dockerd stop?)");

@@ -4,8 +4,9 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "docker/output_frames.hpp"
+#include "http/http_transport.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -33,17 +34,15 @@ class LogDemuxer {
   // Calls on_line for each complete line, without its "\n" (or "\r\n").
   void feed(std::string_view bytes, const OnLine& on_line);
   // Bytes held back (an unfinished header or line): what the bound above is about.
-  std::size_t pending_bytes() const { return header_.size() + out_.size() + err_.size(); }
+  std::size_t pending_bytes() const { return demux_.pending() + out_.size() + err_.size(); }
 
  private:
   void take(LogStream stream, std::string_view payload, const OnLine& on_line);
 
   bool tty_;
   std::size_t max_line_;
-  std::string header_;          // an unfinished 8-byte frame header
-  std::size_t frame_left_ = 0;  // payload bytes of the current frame still to come
-  LogStream frame_stream_ = LogStream::stdout_stream;
-  std::string out_, err_;       // unfinished lines per stream
+  StreamDemux demux_;
+  std::string out_, err_;  // unfinished lines per stream
 };
 
 // A line as Docker writes it with timestamps=1: "2018-08-10T12:34:56.123456789Z text"
@@ -59,15 +58,19 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
 // Docker's `since` for logs: "SECONDS.NANOSECONDS" since the epoch (inclusive at that instant).
 std::string docker_since(std::chrono::system_clock::time_point t);
 
+// A silent log stream wakes its reader this often (the reader saves its cursor then).
+inline constexpr std::chrono::milliseconds kIdleTick{1000};
+
 // Follows the container's stdout and stderr from `since` (nullopt: from its first line),
-// handing the body to `on_chunk` as it arrives (and an empty piece after up to 100 ms of
+// handing the body to `on_chunk` as it arrives (and an empty piece after kIdleTick of
 // silence). `on_chunk` may block: while it does nothing more is read from Docker, which keeps
 // the output in its log file. Returns when the container stops (the stream ends: success),
-// when `on_chunk` returns false or `stop` is set (success), or on failure:
+// when `on_chunk` returns false or `stop` is interrupted (success), or on failure:
 // Errc::docker_not_found (no such container), docker_conflict (being removed), docker_unavailable,
 // docker_failed.
+
 Status follow_logs(std::string_view docker_host, std::string_view container_id,
                    std::optional<std::chrono::system_clock::time_point> since,
-                   const std::function<bool(std::string_view chunk)>& on_chunk, const std::atomic<bool>& stop);
+                   const std::function<bool(std::string_view chunk)>& on_chunk, http::StreamInterrupt& stop);
 
 }  // namespace kn::docker

@@ -91,6 +91,22 @@ Errc classify(CURLcode code) {
 
 }  // namespace
 
+void StreamInterrupt::interrupt() {
+  flag_ = true;
+  std::lock_guard lock(mutex_);
+  if (wake_) wake_();
+}
+
+void StreamInterrupt::attach(std::function<void()> wake) {
+  std::lock_guard lock(mutex_);
+  wake_ = std::move(wake);
+}
+
+void StreamInterrupt::detach() {
+  std::lock_guard lock(mutex_);
+  wake_ = nullptr;
+}
+
 struct CurlTransport::Impl {
   CURL* easy = nullptr;
 };
@@ -226,7 +242,22 @@ Result<Response> CurlTransport::perform_stream(const Request& request, const Chu
   {
     MultiHandle multi;  // removing the handle at the end of this scope ends a transfer still running
     multi.add(easy);
+    // With an interrupt the poll sleeps a whole idle tick: curl_multi_wakeup ends it early.
+    // https://curl.se/libcurl/c/curl_multi_wakeup.html
+    StreamInterrupt* interrupt = request.interrupt;
+    const auto tick = interrupt != nullptr ? request.idle_tick : std::chrono::milliseconds(100);
+    struct Detach {
+      StreamInterrupt* i;
+      ~Detach() {
+        if (i != nullptr) i->detach();
+      }
+    } detach{interrupt};
+    if (interrupt != nullptr) interrupt->attach([m = multi.get()] { curl_multi_wakeup(m); });
     for (;;) {
+      if (interrupt != nullptr && interrupt->interrupted()) {
+        sink.stopped = true;
+        break;
+      }
       int running = 0;
       if (const CURLMcode mc = curl_multi_perform(multi.get(), &running); mc != CURLM_OK) {
         return fail(Errc::http_failed, curl_multi_strerror(mc));
@@ -244,7 +275,7 @@ Result<Response> CurlTransport::perform_stream(const Request& request, const Chu
         break;
       }
       sink.delivered = false;
-      curl_multi_poll(multi.get(), nullptr, 0, 100, nullptr);
+      curl_multi_poll(multi.get(), nullptr, 0, static_cast<int>(tick.count()), nullptr);
     }
   }
   if (sink.thrown) {

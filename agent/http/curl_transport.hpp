@@ -16,8 +16,8 @@ class CurlTransport final : public Transport {
   CurlTransport& operator=(const CurlTransport&) = delete;
 
   Result<Response> perform(const Request& request) override;
-  // Runs the transfer on a curl multi handle polled every 100 ms, so `on_chunk` hears of
-  // silence too (the easy interface calls its progress callback only about once a second).
+  // Runs the transfer on a curl multi handle that sleeps until data comes, the idle tick is
+  // due or the request's StreamInterrupt wakes it (without one: a 100 ms tick).
   Result<Response> perform_stream(const Request& request, const ChunkHandler& on_chunk) override;
   // One easy handle per request on a curl multi handle of its own: all connect and send at
   // once, none waits for another's connection (HTTP/1.1 pipelining is gone from libcurl), and

@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <functional>
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +16,25 @@
 #include <vector>
 
 namespace kn::http {
+
+// Ends a streaming transfer (perform_stream) from another thread at once. A stream given one
+// sleeps until data arrives, its idle tick is due, or interrupt() wakes it, so a silent stream
+// costs no wake-ups (the idle agent's budget: docs/architecture.md). Sticky: once interrupted,
+// every later stream with it ends at once.
+class StreamInterrupt {
+ public:
+  void interrupt();  // any thread
+  bool interrupted() const { return flag_.load(); }
+
+  // For the transport: the wake-up of the transfer under way (nullptr: none).
+  void attach(std::function<void()> wake);
+  void detach();
+
+ private:
+  std::mutex mutex_;
+  std::function<void()> wake_;
+  std::atomic<bool> flag_{false};
+};
 
 struct Request {
   std::string method = "GET";
@@ -25,6 +46,10 @@ struct Request {
   std::size_t max_response_bytes = 1U << 20U;
   std::string unix_socket;                   // non-empty: talk HTTP over this AF_UNIX socket
   bool allow_proxy = false;                  // IMDS and the Docker socket never go through a proxy
+  // perform_stream only: who can end the stream, and how often `on_chunk` hears of silence.
+  // Without an interrupt the stream ticks every 100 ms (the caller's only chance to stop it).
+  StreamInterrupt* interrupt = nullptr;
+  std::chrono::milliseconds idle_tick{60000};
 };
 
 struct Response {
@@ -41,8 +66,8 @@ struct Response {
 };
 
 // Takes a streamed body (Docker's /events, pull progress) piece by piece as it arrives; also
-// called with an empty piece whenever the peer has been silent for up to 100 ms, so a caller
-// can notice its own stop flag. Returning false ends the transfer at once.
+// called with an empty piece when the peer has been silent for an idle tick (Request), so a
+// caller can notice its own stop flag. Returning false ends the transfer at once.
 using ChunkHandler = std::function<bool(std::string_view chunk)>;
 
 class Transport {

@@ -23,4 +23,20 @@ inline std::chrono::milliseconds backoff_delay(unsigned attempt, double unit,
   return std::chrono::milliseconds(static_cast<long long>(r * ceiling_ms));
 }
 
+// A master restart drops every node of the grid at the same moment, and rand x 1 s would bring
+// them all back within one second. So the first reconnect after a node was online goes in its
+// own second of a kReconnectSlots-second window: slot = node_number mod kReconnectSlots, plus
+// `unit` of a second. The master gives each node of a grid the lowest free number in 1..254
+// (kontena v1.5.4: server/app/models/grid.rb create_node!), so numbers are dense and a fleet
+// comes back spread evenly (about 1/15 of it a second), while a node of a small grid still
+// waits only a second or two. Later attempts back off as above. Never above `cap`.
+inline constexpr long kReconnectSlots = 15;
+
+inline std::chrono::milliseconds reconnect_slot_delay(long node_number, double unit,
+                                                      std::chrono::milliseconds cap = kDefaultBackoffCap) {
+  const long slot = ((node_number % kReconnectSlots) + kReconnectSlots) % kReconnectSlots;
+  const auto ms = static_cast<long long>((static_cast<double>(slot) + std::clamp(unit, 0.0, 1.0)) * 1000.0);
+  return std::min(std::chrono::milliseconds(ms), cap);
+}
+
 }  // namespace kn::master

@@ -135,8 +135,14 @@ void Session::leave_connected(const std::string& why, Actions& out) {
 void Session::link_lost(std::string why, Actions& out) {
   leave_connected(why, out);
   // kontena v1.5.4: agent/lib/kontena/websocket_client.rb reconnect!: the delay uses the attempt count before this
-  // reconnect, so the first one after a handshake waits rand x 1 s.
-  const auto delay = backoff_delay(attempt_, random_(), config_.backoff_cap);
+  // reconnect, so the first one after a handshake waits rand x 1 s; a node the master numbered
+  // waits for its slot instead (backoff.hpp: a master restart must not bring the fleet back at once).
+  std::optional<long> number;
+  if (node_ && node_->is_object() && node_->contains("node_number") && (*node_)["node_number"].is_number_integer()) {
+    number = (*node_)["node_number"].get<long>();
+  }
+  const auto delay = attempt_ == 0 && number ? reconnect_slot_delay(*number, random_(), config_.backoff_cap)
+                                             : backoff_delay(attempt_, random_(), config_.backoff_cap);
   ++attempt_;
   state_ = LinkState::backoff;
   log::get("master")->warn("{}; reconnecting in {} (attempt {})", why, seconds_text(delay), attempt_);

@@ -63,6 +63,7 @@ struct LogStreamer::Follower : std::enable_shared_from_this<Follower> {
   std::filesystem::path cursor_file;
 
   std::atomic<bool> stopping{false};
+  http::StreamInterrupt stream_stop;  // ends the Docker stream at once
   std::thread thread;
 
   std::mutex mutex;
@@ -79,6 +80,7 @@ struct LogStreamer::Follower : std::enable_shared_from_this<Follower> {
   }
   void request_stop() {
     stopping = true;
+    stream_stop.interrupt();
     std::lock_guard lock(mutex);  // so a waiter cannot miss the flag between its check and its wait
     wake.notify_all();
   }
@@ -181,7 +183,7 @@ void LogStreamer::Follower::run() {
         if (chunk.empty()) save(false);
         return !stopping.load();
       },
-      stopping);
+      stream_stop);
   // A container removed meanwhile is not a problem worth a warning.
   if (!status && !status.error().is(Errc::docker_not_found) && !status.error().is(Errc::docker_conflict)) {
     logger()->warn("{}", status.error().message);

@@ -27,6 +27,9 @@ using nlohmann::json;
 namespace asio = boost::asio;
 using Strand = asio::strand<asio::thread_pool::executor_type>;
 
+// The longest wait between two tries to reach an absent Docker engine.
+constexpr std::chrono::milliseconds kMaxDockerRetry{5000};
+
 constexpr const char* kList = "/node_service_pods/list";
 constexpr const char* kSetState = "/node_service_pods/set_state";
 constexpr const char* kPodEvent = "/node_service_pods/event";
@@ -116,6 +119,11 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
 
   void stop() {
     if (stopped_.exchange(true)) return;
+    events_stop_.interrupt();
+    {
+      std::lock_guard lock(idle_mutex_);  // a waiter cannot miss the flag between check and wait
+    }
+    idle_cv_.notify_all();
     for (auto& s : services_) s->stop();
     list_timer_.cancel();
     cleanup_timer_.cancel();
@@ -498,17 +506,19 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
   void follow_events() {
     const json filters{{"type", json::array({"container"})}};
     bool reopened = false;
+    auto retry = options_.docker_retry;
     while (!stopped_) {
       // Wait for the engine (it may be restarting), then reconcile everything: no restart
-      // policy brings the containers back by itself.
+      // policy brings the containers back by itself. An engine that stays away is asked less
+      // and less often (up to kMaxDockerRetry): an idle node without Docker stays idle.
       auto api = docker::ContainerApi::connect(host_);
       if (!api) {
-        for (auto waited = std::chrono::milliseconds(0); waited < options_.docker_retry && !stopped_;
-             waited += std::chrono::milliseconds(50)) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
+        std::unique_lock lock(idle_mutex_);
+        idle_cv_.wait_for(lock, retry, [this] { return stopped_.load(); });
+        retry = std::max(options_.docker_retry, std::min(retry * 2, kMaxDockerRetry));
         continue;
       }
+      retry = options_.docker_retry;
       if (reopened) {
         logger()->info("Docker engine is back: reconciling every pod");
         on_loop([](Impl& self) { self.reconcile_all(); });
@@ -516,7 +526,7 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
       reopened = true;
       auto status = docker::follow_events(
           host_, filters, [this](const json& ev) { on_loop([ev](Impl& self) { self.container_event(ev); }); },
-          stopped_);
+          events_stop_);
       if (!status && !stopped_) logger()->warn("Docker event stream ended: {}", status.error().message);
     }
   }
@@ -629,6 +639,9 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
   std::vector<std::shared_ptr<RuntimeService>> services_;  // loop (fixed after start)
   bool online_ = false, list_in_flight_ = false, list_again_ = false, list_armed_ = false;
   std::atomic<bool> stopped_{false};
+  http::StreamInterrupt events_stop_;            // ends the event stream at once
+  std::mutex idle_mutex_;                        // with idle_cv_: the wait for an absent engine
+  std::condition_variable idle_cv_;
   std::thread events_;
 };
 

@@ -59,7 +59,7 @@ TEST_CASE("follow_events sees a container created, started, dying and destroyed,
   REQUIRE(api);
 
   Recorder recorder;
-  std::atomic<bool> stop{false};
+  kn::http::StreamInterrupt stop;
   auto follower = std::async(std::launch::async, [&] {
     return kn::docker::follow_events(
         dockerd.docker_host(), {{"type", {"container"}}}, [&](const nlohmann::json& e) { recorder.add(e); }, stop);
@@ -89,7 +89,7 @@ TEST_CASE("follow_events sees a container created, started, dying and destroyed,
   INFO("events of the container: " << nlohmann::json(recorder.actions_of(*id)).dump());
   CHECK(recorder.actions_of(*id).size() >= 4);
 
-  stop = true;
+  stop.interrupt();
   REQUIRE(follower.wait_for(5s) == std::future_status::ready);
   CHECK(follower.get());
 }
@@ -97,7 +97,7 @@ TEST_CASE("follow_events sees a container created, started, dying and destroyed,
 TEST_CASE("follow_events returns docker_unavailable when dockerd dies") {
   if (!Dockerd::available()) FAIL(kNeedPeers);
   Dockerd dockerd;
-  std::atomic<bool> stop{false};
+  kn::http::StreamInterrupt stop;
   std::atomic<int> events{0};
   auto follower = std::async(std::launch::async, [&] {
     return kn::docker::follow_events(

@@ -5,6 +5,7 @@
 #include "support/catch_result.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 using namespace kn;
@@ -376,6 +377,31 @@ std::uint32_t request_id_of(const std::vector<Action>& actions, std::size_t inde
 }
 
 }  // namespace
+
+TEST_CASE("session: a numbered node reconnects in its own second, so a master restart brings a fleet back spread out") {
+  // node_number -> the second its first reconnect falls in.
+  const auto [number, second] = GENERATE(table<long, long>({{1, 1}, {7, 7}, {14, 14}, {15, 0}, {16, 1}, {254, 14}}));
+  CAPTURE(number);
+  Fixture f;
+  f.unit = 0.25;
+  f.connect(false);
+  f.feed(Fixture::frame(rpc::Notification{
+      "/agent/node_info", rpc::Value::array({{{"id", "AAAA:BBBB"}, {"name", "n1"}, {"node_number", number}}})}));
+  auto d = started(f.feed(event::Closed{1006, ""}), TimerId::reconnect);
+  REQUIRE(d.has_value());
+  CHECK(*d == milliseconds(second * 1000 + 250));
+  // Later attempts (the master is still down) back off as Kontena's do: 0.25 x 2 s.
+  f.feed(event::TimerFired{TimerId::reconnect});
+  d = started(f.feed(event::ConnectFailed{fail(Errc::master_unavailable, "refused")}), TimerId::reconnect);
+  REQUIRE(d.has_value());
+  CHECK(*d == 500ms);
+  // Every slot of the window holds the same share of a dense fleet.
+  std::map<long, int> per_slot;
+  for (long n = 1; n <= 150; ++n) ++per_slot[reconnect_slot_delay(n, 0.0).count() / 1000];
+  CHECK(per_slot.size() == static_cast<std::size_t>(kReconnectSlots));
+  CHECK(std::ranges::all_of(per_slot, [](const auto& kv) { return kv.second == 10; }));
+  CHECK(reconnect_slot_delay(14, 0.9, 2s) == 2s);  // the cap still wins
+}
 
 TEST_CASE("session: the first reconnect waits less than 1 s - as Kontena's rand x 2^0") {
   const double unit = GENERATE(0.0, 0.3, 0.999999);

@@ -186,12 +186,14 @@ TEST_CASE("hooks: Docker's multiplexed output is split into its streams, also ac
   const std::string big(300, 'x');  // a size over 255 needs the second length byte
   const std::string stream = frame(1, "hello\n") + frame(2, "oops\n") + frame(1, big);
   std::vector<std::pair<docker::OutputStream, std::string>> got;
-  docker::OutputFrames frames;
+  docker::StreamDemux frames;
   for (std::size_t i = 0; i < stream.size(); i += 5) {  // pieces that cut headers and payloads
-    frames.feed(std::string_view(stream).substr(i, 5),
-                [&](docker::OutputStream s, std::string_view d) { got.emplace_back(s, std::string(d)); });
+    frames.feed(std::string_view(stream).substr(i, 5), [&](int s, std::string_view d, bool frame_start) {
+      if (frame_start) got.emplace_back(static_cast<docker::OutputStream>(s), std::string());
+      got.back().second.append(d);
+    });
   }
-  CHECK(frames.pending() == 0);
+  CHECK(frames.at_boundary());
   REQUIRE(got.size() == 3);
   CHECK(got[0] == std::pair{docker::OutputStream::stdout_stream, std::string("hello\n")});
   CHECK(got[1] == std::pair{docker::OutputStream::stderr_stream, std::string("oops\n")});
