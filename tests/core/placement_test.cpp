@@ -44,7 +44,7 @@ TEST_CASE("placement: derived labels for a Local Zone keep the real region", "[l
                                  "lifecycle=on-demand", "provider=aws", "ephemeral=true"});
 }
 
-TEST_CASE("placement: ephemeral can be turned off; user labels override derived ones", "[labels]") {
+TEST_CASE("placement: ephemeral can be turned off, and user labels override derived ones", "[labels]") {
   auto p = make("eu-central-1", "eu-central-1b", "euc1-az3");
   kn::LabelOptions options;
   options.ephemeral = false;

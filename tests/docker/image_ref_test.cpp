@@ -10,7 +10,7 @@
 using kn::docker::parse_image_ref;
 using kn::docker::registry_host_of;
 
-TEST_CASE("image references split into repository and tag or digest; no tag means latest") {
+TEST_CASE("image references split into repository and tag or digest, and no tag means latest") {
   struct Row {
     const char* text;
     const char* name;

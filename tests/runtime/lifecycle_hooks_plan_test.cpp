@@ -124,7 +124,7 @@ TEST_CASE("hooks: starting a stopped container runs pre_start and post_start aro
   CHECK(step(plan, K::post_start).container_id == "c0ffee");
 }
 
-TEST_CASE("hooks: desired stopped runs pre_stop before the stop; a restart request runs no hooks") {
+TEST_CASE("hooks: desired stopped runs pre_stop before the stop, and a restart request runs no hooks") {
   Fixture f;
   const auto stopped = pod(DesiredState::stopped);
   const auto plan = f.r.plan(stopped, container_of(stopped));
