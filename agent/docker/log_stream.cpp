@@ -31,9 +31,18 @@ void LogDemuxer::feed(std::string_view bytes, const OnLine& on_line) {
     take(LogStream::stdout_stream, bytes, on_line);
     return;
   }
-  // Stream 0 is stdin (only seen on attach); anything but stderr is shown as stdout.
-  demux_.feed(bytes, [&](int stream, std::string_view piece, bool) {
-    take(stream == kStderr ? LogStream::stderr_stream : LogStream::stdout_stream, piece, on_line);
+  // Stream 0 is stdin (only seen on attach); anything but stderr is shown as stdout. Each frame
+  // is one log message with its own timestamp: a message without its "\n" is the first part of a
+  // line the log driver split (at 16 KiB), and the next part comes as a frame of its own, so a
+  // new frame ends what the last one left open.
+  demux_.feed(bytes, [&](int stream, std::string_view piece, bool frame_start) {
+    const auto s = stream == kStderr ? LogStream::stderr_stream : LogStream::stdout_stream;
+    auto& open = s == LogStream::stderr_stream ? err_ : out_;
+    if (frame_start && !open.empty()) {
+      on_line(s, open);
+      open.clear();
+    }
+    take(s, piece, on_line);
   });
 }
 

@@ -23,12 +23,15 @@ const char* to_string(LogStream stream);  // "stdout" | "stderr"
 // starts with an 8-byte header: the stream (1 stdout, 2 stderr), three zero bytes and the
 // payload size as a big-endian uint32; with a TTY the body is the raw output, all stdout.
 // https://docs.docker.com/engine/api/v1.41/#tag/Container/operation/ContainerAttach
-// A frame header or a line may arrive split across any number of pieces. A line longer
-// than `max_line` bytes is passed on in pieces of that size, so memory stays bounded.
+// A frame header or a line may arrive split across any number of pieces. Without a TTY each
+// frame is one log message: a message the log driver split (lines over 16 KiB) comes as several
+// lines, each with its own timestamp. A line longer than `max_line` bytes is passed on in
+// pieces of that size, so memory stays bounded.
 class LogDemuxer {
  public:
   using OnLine = std::function<void(LogStream stream, std::string_view line)>;
-  static constexpr std::size_t kMaxLine = 16 * 1024;  // dockerd's json-file splits messages at 16 KiB too
+  // dockerd's log drivers split messages at 16 KiB; the logs API puts "TIMESTAMP " in front.
+  static constexpr std::size_t kMaxLine = 16 * 1024 + 64;
 
   explicit LogDemuxer(bool tty, std::size_t max_line = kMaxLine) : tty_(tty), max_line_(max_line) {}
   // Calls on_line for each complete line, without its "\n" (or "\r\n").

@@ -66,20 +66,27 @@ TEST_CASE("log demuxer: frames split anywhere, even inside the 8-byte header, gi
   }
 }
 
-TEST_CASE("log demuxer: a line spread over several frames is one line - an unfinished one waits", "[logs]") {
+TEST_CASE("log demuxer: each frame is a message - a line Docker split at 16 KiB comes as lines with their own times", "[logs]") {
   LogDemuxer d(false);
   Lines out;
   auto on_line = [&](LogStream s, std::string_view line) {
     out.emplace_back(kn::docker::to_string(s), std::string(line));
   };
-  d.feed(frame(1, "T hel"), on_line);
+  d.feed(frame(1, "T1 hel"), on_line);  // the first part of a split line: no "\n"
   CHECK(out.empty());
-  CHECK(d.pending_bytes() == 5);
-  d.feed(frame(2, "T err\n") + frame(1, "lo\nT next"), on_line);
-  CHECK(out == Lines{{"stderr", "T err"}, {"stdout", "T hello"}});
-  d.feed(frame(1, "\r\n"), on_line);
-  CHECK(out.back() == std::pair<std::string, std::string>{"stdout", "T next"});
+  CHECK(d.pending_bytes() == 6);
+  d.feed(frame(2, "T2 err\n") + frame(1, "T3 lo\n") + frame(1, "T4 next"), on_line);
+  CHECK(out == Lines{{"stderr", "T2 err"}, {"stdout", "T1 hel"}, {"stdout", "T3 lo"}});
+  d.feed(frame(1, "T5 last\r\n"), on_line);
+  CHECK(out[3] == std::pair<std::string, std::string>{"stdout", "T4 next"});
+  CHECK(out.back() == std::pair<std::string, std::string>{"stdout", "T5 last"});
   CHECK(d.pending_bytes() == 0);
+  // A message as long as the driver makes it, with its timestamp in front, is one line.
+  const std::string full = "2024-01-02T03:04:05.000000001Z " + std::string(16 * 1024, 'x');
+  out.clear();
+  d.feed(frame(1, full) + frame(1, "2024-01-02T03:04:05.000000002Z end\n"), on_line);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].second == full);
 }
 
 TEST_CASE("log demuxer: with a TTY the body is raw stdout with CRLF line ends", "[logs]") {
