@@ -204,7 +204,7 @@ YML
   stack=$(python3 -c '
 import json, sys
 print(json.dumps({"name": "stress", "services": [{
-    "name": "stress", "image": sys.argv[1], "cmd": ["sh", "-c", "while true; do sleep 1; done"],
+    "name": "stress", "image": sys.argv[1], "cmd": ["sh", "-c", "i=0; while true; do i=$((i+1)); echo stress: tick $i; sleep 0.2; done"],
     "strategy": "daemon", "instances": 1, "affinity": ["label==ephemeral=true"], "cpu_shares": 100}]}))' "$image")
   t0=$(date +%s%N)
   rest "$master/v1/grids/demo/stacks" POST "$stack" >/dev/null
@@ -228,6 +228,18 @@ for i in s["instances"]:
         print("       container %s %s (%s)" % (c["name"], c["id"][:12], c["status"]))' "$show"
   echo "   on the engine: $("${docker_cli[@]}" ps --filter label=io.kontena.service.name=stress \
     --format '{{.Names}} {{.Image}} {{.Status}}') | CpuShares $("${docker_cli[@]}" inspect -f '{{.HostConfig.CpuShares}}' stress.stress-1)"
+  # Day two: the container's output reaches the master as /containers/log_batch.
+  logs=""
+  for ((i = 0; i < 50; i++)); do
+    logs=$(rest "$master/v1/services/demo/stress/stress/container_logs?limit=3")
+    python3 -c 'import json, sys; sys.exit(0 if len(json.loads(sys.argv[1])["logs"]) == 3 else 1)' "$logs" && break
+    sleep 0.1
+  done
+  echo "   kontena service logs stress/stress (the last 3 lines the master holds):"
+  python3 -c '
+import json, sys
+for l in json.loads(sys.argv[1])["logs"]:
+    print("     %s %s: %s" % (l["created_at"], l["name"], l["data"]))' "$logs"
   rest "$master/v1/stacks/demo/stress" DELETE >/dev/null
   for ((i = 0; i < 300; i++)); do
     [[ -z $("${docker_cli[@]}" ps -aq --filter label=io.kontena.service.name=stress) ]] && break
