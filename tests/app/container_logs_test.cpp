@@ -7,6 +7,7 @@
 #include "support/busybox_image.hpp"
 #include "support/catch_result.hpp"
 #include "support/dockerd.hpp"
+#include "support/agent_process.hpp"
 #include "support/master_sim.hpp"
 #include "support/process.hpp"
 #include "support/registry.hpp"
@@ -24,53 +25,14 @@
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
-using kn::test::binary;
 using kn::test::Dockerd;
-using kn::test::Env;
 using kn::test::MasterSim;
-using kn::test::Process;
 using kn::test::Registry;
-using kn::test::TempDir;
 using kn::test::wait_until;
 
 namespace {
 
-// One kontena-agent process on the private dockerd (IMDS off: labels ephemeral=true).
-struct Agent {
-  TempDir dir;
-  Env env;
-  std::unique_ptr<Process> process;
-  int starts = 0;
-
-  Agent(const MasterSim& master, const Dockerd& docker) {
-    env = kn::test::merge(master.env(), docker.env());
-    env.set["AWS_EC2_METADATA_DISABLED"] = "true";
-    env.set["KONTENA_EPHEMERAL"] = "true";
-    env.set["KONTENA_CONFIG"] = "/dev/null";
-    env.set["KONTENA_NODE_NAME"] = "node-1";
-    env.set["KONTENA_STATE_DIR"] = state_dir().string();
-    env.set["KONTENA_LOG_LEVEL"] = "debug";
-    env.set["KONTENA_RECONNECT_MAX_DELAY"] = "1s";
-    env.unset.insert(env.unset.end(), {"NOTIFY_SOCKET", "WATCHDOG_USEC", "KONTENA_NODE_ID", "KONTENA_NODE_LABELS",
-                                       "AWS_EC2_METADATA_SERVICE_ENDPOINT"});
-    start();
-  }
-  std::filesystem::path state_dir() const { return dir / "state"; }
-  void start() {
-    ++starts;
-    process = std::make_unique<Process>(std::vector<std::string>{binary("kontena-agent"), "run"}, env,
-                                        dir / "agent.out", dir / ("agent-" + std::to_string(starts) + ".err"));
-  }
-  std::optional<int> terminate() {
-    process->signal(SIGTERM);
-    return process->wait_for(10s);
-  }
-  std::string log() const {
-    std::string all;
-    for (int i = 1; i <= starts; ++i) all += kn::test::read_text(dir / ("agent-" + std::to_string(i) + ".err"));
-    return all;
-  }
-};
+using Agent = kn::test::AgentProcess;
 
 // A registry with the busybox image as NAME:latest, pushed from a throw-away dockerd (the
 // node's engine pulls it as the runtime does for every deploy).
@@ -217,7 +179,7 @@ TEST_CASE("container logs: every line reaches the master in order, none lost or 
   REQUIRE(Registry::available());
   REQUIRE(kn::test::busybox_image_available());
   Setup s;
-  Agent agent(s.master, s.dockerd);
+  Agent agent(s.master, &s.dockerd, {.ephemeral = true});
   REQUIRE(s.master.wait_for_status("node-1", "online", 20s));
 
   // A numbered line every 10 ms for about 10 s, then one line on stderr; a pause of 1 s after
@@ -290,7 +252,7 @@ TEST_CASE("container logs: a master that reads slowly throttles the follower - m
   // No keepalive rounds during the slow phase: a pong behind megabytes of queued frames would
   // be late, which is not what this test is about.
   s.master.configure({{"ping_interval_ms", 600000}});
-  Agent agent(s.master, s.dockerd);
+  Agent agent(s.master, &s.dockerd, {.ephemeral = true});
   REQUIRE(s.master.wait_for_status("node-1", "online", 20s));
 
   // 100-byte lines as fast as busybox sh writes them: about 4 MB in total, which the agent

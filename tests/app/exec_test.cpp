@@ -4,6 +4,7 @@
 #include "docker/container_api.hpp"
 #include "support/busybox_image.hpp"
 #include "support/dockerd.hpp"
+#include "support/agent_process.hpp"
 #include "support/master_sim.hpp"
 #include "support/process.hpp"
 
@@ -16,12 +17,8 @@
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
-using kn::test::binary;
 using kn::test::Dockerd;
-using kn::test::Env;
 using kn::test::MasterSim;
-using kn::test::Process;
-using kn::test::TempDir;
 using kn::test::wait_until;
 
 namespace {
@@ -30,25 +27,7 @@ namespace {
 // the copy imported into the node's engine.
 constexpr const char* kImage = "127.0.0.1:9/kn/busybox:exec";
 
-struct Agent {
-  TempDir dir;
-  Env env;
-  std::unique_ptr<Process> process;
-
-  Agent(const MasterSim& master, const Dockerd& docker) {
-    env = kn::test::merge(master.env(), docker.env());
-    env.set["AWS_EC2_METADATA_DISABLED"] = "true";  // labels: ephemeral=true
-    env.set["KONTENA_CONFIG"] = "/dev/null";
-    env.set["KONTENA_NODE_NAME"] = "node-1";
-    env.set["KONTENA_STATE_DIR"] = (dir / "state").string();
-    env.set["KONTENA_LOG_LEVEL"] = "debug";
-    env.unset.insert(env.unset.end(), {"NOTIFY_SOCKET", "WATCHDOG_USEC", "KONTENA_NODE_ID", "KONTENA_NODE_LABELS",
-                                       "AWS_EC2_METADATA_SERVICE_ENDPOINT"});
-    process = std::make_unique<Process>(std::vector<std::string>{binary("kontena-agent"), "run"}, env,
-                                        dir / "agent.out", dir / "agent.err");
-  }
-  std::string log() const { return kn::test::read_text(dir / "agent.err"); }
-};
+using Agent = kn::test::AgentProcess;
 
 json shell_stack() {
   return {{"name", "shell"},
@@ -102,7 +81,7 @@ TEST_CASE("exec: sessions with and without a TTY, resize, exit codes, one-shot e
 
   MasterSim master;
   master.configure({{"scheduler_interval_ms", 300}, {"deploy_poll_ms", 100}});
-  Agent agent(master, dockerd);
+  Agent agent(master, &dockerd);
   REQUIRE(master.wait_for_status("node-1", "online", 20s));
   master.create_stack(shell_stack());
   json service;

@@ -8,6 +8,7 @@
 #include "support/busybox_image.hpp"
 #include "support/catch_result.hpp"
 #include "support/dockerd.hpp"
+#include "support/agent_process.hpp"
 #include "support/master_sim.hpp"
 #include "support/process.hpp"
 #include "support/registry.hpp"
@@ -19,42 +20,14 @@
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
-using kn::test::binary;
 using kn::test::Dockerd;
-using kn::test::Env;
 using kn::test::MasterSim;
-using kn::test::Process;
 using kn::test::Registry;
-using kn::test::TempDir;
 using kn::test::wait_until;
 
 namespace {
 
-// One kontena-agent process on `docker`, reporting stats every `stats_interval`.
-struct Agent {
-  TempDir dir;
-  std::unique_ptr<Process> process;
-
-  Agent(const MasterSim& master, const Dockerd& docker, const std::string& stats_interval = "60s") {
-    Env env = kn::test::merge(master.env(), docker.env());
-    env.set["AWS_EC2_METADATA_DISABLED"] = "true";
-    env.set["KONTENA_EPHEMERAL"] = "true";
-    env.set["KONTENA_CONFIG"] = "/dev/null";
-    env.set["KONTENA_NODE_NAME"] = "node-1";
-    env.set["KONTENA_STATE_DIR"] = (dir / "state").string();
-    env.set["KONTENA_LOG_LEVEL"] = "debug";
-    env.set["KONTENA_STATS_INTERVAL"] = stats_interval;
-    env.unset.insert(env.unset.end(), {"NOTIFY_SOCKET", "WATCHDOG_USEC", "KONTENA_NODE_ID", "KONTENA_NODE_LABELS",
-                                       "AWS_EC2_METADATA_SERVICE_ENDPOINT"});
-    process = std::make_unique<Process>(std::vector<std::string>{binary("kontena-agent"), "run"}, env,
-                                        dir / "agent.out", dir / "agent.err");
-  }
-  ~Agent() {
-    process->signal(SIGTERM);
-    process->wait_for(10s);
-  }
-  std::string log() const { return kn::test::read_text(dir / "agent.err"); }
-};
+using Agent = kn::test::AgentProcess;
 
 // A private dockerd with its own bridge, the busybox image in a loopback registry (the agent
 // pulls it), the master simulator and one agent.
@@ -78,7 +51,8 @@ struct Node {
       kn::test::push_image(builder, image);
     }
     master.configure({{"scheduler_interval_ms", 300}, {"deploy_poll_ms", 100}});
-    agent.emplace(master, dockerd, stats_interval);
+    agent.emplace(master, &dockerd,
+                  kn::test::AgentOptions{.ephemeral = true, .env = {{"KONTENA_STATS_INTERVAL", stats_interval}}});
     REQUIRE(master.wait_for_status("node-1", "online", 20s));
   }
 

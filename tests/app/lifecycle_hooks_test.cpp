@@ -5,6 +5,7 @@
 #include "support/busybox_image.hpp"
 #include "support/catch_result.hpp"
 #include "support/dockerd.hpp"
+#include "support/agent_process.hpp"
 #include "support/master_sim.hpp"
 #include "support/process.hpp"
 #include "support/registry.hpp"
@@ -18,36 +19,12 @@ using namespace std::chrono_literals;
 using json = nlohmann::json;
 using kn::test::Dockerd;
 using kn::test::MasterSim;
-using kn::test::Process;
 using kn::test::TempDir;
 using kn::test::wait_until;
 
 namespace {
 
-struct Agent {
-  TempDir dir;
-  std::unique_ptr<Process> process;
-
-  Agent(const MasterSim& master, const Dockerd& docker) {
-    auto env = kn::test::merge(master.env(), docker.env());
-    env.set["AWS_EC2_METADATA_DISABLED"] = "true";
-    env.set["KONTENA_CONFIG"] = "/dev/null";
-    env.set["KONTENA_NODE_NAME"] = "node-1";
-    env.set["KONTENA_STATE_DIR"] = (dir / "state").string();
-    env.set["KONTENA_LOG_LEVEL"] = "debug";
-    env.unset.insert(env.unset.end(), {"NOTIFY_SOCKET", "WATCHDOG_USEC", "KONTENA_NODE_ID", "KONTENA_NODE_LABELS",
-                                       "AWS_EC2_METADATA_SERVICE_ENDPOINT"});
-    process = std::make_unique<Process>(std::vector<std::string>{kn::test::binary("kontena-agent"), "run"}, env,
-                                        dir / "agent.out", dir / "agent.err");
-  }
-  ~Agent() {
-    if (process) {
-      process->signal(SIGTERM);
-      process->wait_for(10s);
-    }
-  }
-  std::string log() const { return kn::test::read_text(dir / "agent.err"); }
-};
+using Agent = kn::test::AgentProcess;
 
 std::vector<std::string> lines_of(const std::filesystem::path& file) {
   std::vector<std::string> out;
@@ -98,7 +75,7 @@ TEST_CASE("lifecycle hooks: the hooks run in order around start and stop and a o
 
   MasterSim master;
   master.configure({{"scheduler_interval_ms", 300}, {"deploy_poll_ms", 100}, {"deploy_timeout_ms", 30000}});
-  Agent agent(master, dockerd);
+  Agent agent(master, &dockerd);
   REQUIRE(master.wait_for_status("node-1", "online", 20s));
 
   TempDir data;

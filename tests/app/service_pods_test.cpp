@@ -6,6 +6,7 @@
 #include "support/busybox_image.hpp"
 #include "support/catch_result.hpp"
 #include "support/dockerd.hpp"
+#include "support/agent_process.hpp"
 #include "support/master_sim.hpp"
 #include "support/process.hpp"
 #include "support/registry.hpp"
@@ -18,13 +19,9 @@
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
-using kn::test::binary;
 using kn::test::Dockerd;
-using kn::test::Env;
 using kn::test::MasterSim;
-using kn::test::Process;
 using kn::test::Registry;
-using kn::test::TempDir;
 using kn::test::wait_until;
 
 namespace {
@@ -32,51 +29,7 @@ namespace {
 constexpr const char* kUser = "deployer";
 constexpr const char* kPassword = "s3cret-registry-pass";  // must never show in a log
 
-// One kontena-agent process; `docker` null means no Docker on this node.
-struct Agent {
-  TempDir dir;
-  std::string name;
-  Env env;
-  std::unique_ptr<Process> process;
-  int starts = 0;
-
-  Agent(std::string node_name, const MasterSim& master, const Dockerd* docker, bool ephemeral)
-      : name(std::move(node_name)) {
-    env = master.env();
-    if (docker != nullptr) {
-      env = kn::test::merge(env, docker->env());
-    } else {
-      env.set["DOCKER_HOST"] = "unix://" + (dir / "no-docker.sock").string();
-      env.set["KONTENA_DOCKER_CONFIG"] = (dir / "daemon.json").string();
-      env.set["KONTENA_DOCKER_PIDFILE"] = (dir / "docker.pid").string();
-    }
-    env.set["AWS_EC2_METADATA_DISABLED"] = "true";  // labels: ephemeral=true (or none)
-    env.set["KONTENA_EPHEMERAL"] = ephemeral ? "true" : "false";
-    env.set["KONTENA_CONFIG"] = "/dev/null";
-    env.set["KONTENA_NODE_NAME"] = name;
-    env.set["KONTENA_STATE_DIR"] = (dir / "state").string();
-    env.set["KONTENA_LOG_LEVEL"] = "debug";
-    env.set["KONTENA_RECONNECT_MAX_DELAY"] = "1s";
-    env.unset.insert(env.unset.end(), {"NOTIFY_SOCKET", "WATCHDOG_USEC", "KONTENA_NODE_ID", "KONTENA_NODE_LABELS",
-                                       "AWS_EC2_METADATA_SERVICE_ENDPOINT"});
-    start();
-  }
-  void start() {
-    ++starts;
-    const auto log = dir / ("agent-" + std::to_string(starts) + ".err");
-    process = std::make_unique<Process>(std::vector<std::string>{binary("kontena-agent"), "run"}, env,
-                                        dir / "agent.out", log);
-  }
-  std::optional<int> terminate() {
-    process->signal(SIGTERM);
-    return process->wait_for(10s);
-  }
-  std::string log() const {
-    std::string all;
-    for (int i = 1; i <= starts; ++i) all += kn::test::read_text(dir / ("agent-" + std::to_string(i) + ".err"));
-    return all;
-  }
-};
+using Agent = kn::test::AgentProcess;
 
 kn::docker::ContainerApi docker_api(const Dockerd& d) {
   auto api = kn::docker::ContainerApi::connect(d.docker_host());
@@ -158,8 +111,8 @@ TEST_CASE("service pods: a daemon stack lands on the ephemeral node and lives th
                            {{"url", "http://" + registry.address()}, {"username", kUser}, {"password", kPassword}});
   REQUIRE(added.status == 201);
 
-  Agent node1("node-1", master, &dockerd, true);
-  Agent node2("node-2", master, nullptr, false);
+  Agent node1(master, &dockerd, {.name = "node-1", .ephemeral = true});
+  Agent node2(master, nullptr, {.name = "node-2", .ephemeral = false});
   REQUIRE(master.wait_for_status("node-1", "online", 20s));
   REQUIRE(master.wait_for_status("node-2", "online", 20s));
 
@@ -276,7 +229,7 @@ TEST_CASE("service pods: a missing image is reported through set_state and retri
   Dockerd dockerd;
   MasterSim master;
   master.configure({{"deploy_poll_ms", 100}, {"deploy_timeout_ms", 20000}});
-  Agent node("node-1", master, &dockerd, true);
+  Agent node(master, &dockerd, {.name = "node-1", .ephemeral = true});
   REQUIRE(master.wait_for_status("node-1", "online", 20s));
 
   const std::string image = registry.address() + "/nothing/here:1";
@@ -312,7 +265,7 @@ TEST_CASE("node id: a start with Docker down and a later one with Docker up are 
           "[runtime][e2e]") {
   REQUIRE(Dockerd::available());
   MasterSim master;
-  Agent node("node-1", master, nullptr, true);  // Docker down: the id comes from the host
+  Agent node(master, nullptr, {.name = "node-1", .ephemeral = true});  // Docker down: the id comes from the host
   REQUIRE(master.wait_for_status("node-1", "online", 20s));
   const auto first = master.node("node-1")["node_id"];
   REQUIRE(first.is_string());

@@ -6,6 +6,7 @@
 #include "support/busybox_image.hpp"
 #include "support/catch_result.hpp"
 #include "support/dockerd.hpp"
+#include "support/agent_process.hpp"
 #include "support/master_sim.hpp"
 #include "support/process.hpp"
 
@@ -17,12 +18,8 @@
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
-using kn::test::binary;
 using kn::test::Dockerd;
-using kn::test::Env;
 using kn::test::MasterSim;
-using kn::test::Process;
-using kn::test::TempDir;
 using kn::test::wait_until;
 
 namespace {
@@ -30,32 +27,7 @@ namespace {
 // 127.0.0.1:1 answers nothing: the pull fails at once and the imported image is used.
 const std::string kImage = "127.0.0.1:1/kn/busybox:latest";
 
-// One non-ephemeral kontena-agent (the master places stateful services on such nodes only).
-struct Agent {
-  TempDir dir;
-  Env env;
-  std::unique_ptr<Process> process;
-
-  Agent(const MasterSim& master, const Dockerd& docker) {
-    env = kn::test::merge(master.env(), docker.env());
-    env.set["AWS_EC2_METADATA_DISABLED"] = "true";
-    env.set["KONTENA_EPHEMERAL"] = "false";
-    env.set["KONTENA_CONFIG"] = "/dev/null";
-    env.set["KONTENA_NODE_NAME"] = "node-1";
-    env.set["KONTENA_STATE_DIR"] = (dir / "state").string();
-    env.set["KONTENA_LOG_LEVEL"] = "debug";
-    env.set["KONTENA_RECONNECT_MAX_DELAY"] = "1s";
-    env.unset.insert(env.unset.end(), {"NOTIFY_SOCKET", "WATCHDOG_USEC", "KONTENA_NODE_ID", "KONTENA_NODE_LABELS",
-                                       "AWS_EC2_METADATA_SERVICE_ENDPOINT"});
-    process = std::make_unique<Process>(std::vector<std::string>{binary("kontena-agent"), "run"}, env,
-                                        dir / "agent.out", dir / "agent.err");
-  }
-  ~Agent() {
-    process->signal(SIGTERM);
-    process->wait_for(10s);
-  }
-  std::string log() const { return kn::test::read_text(dir / "agent.err"); }
-};
+using Agent = kn::test::AgentProcess;
 
 kn::docker::ContainerApi docker_api(const Dockerd& d) {
   auto api = kn::docker::ContainerApi::connect(d.docker_host());
@@ -93,7 +65,7 @@ struct Setup {
   Setup() {
     kn::test::import_busybox_image(dockerd, kImage);
     master.configure({{"scheduler_interval_ms", 300}, {"deploy_poll_ms", 100}});
-    agent = std::make_unique<Agent>(master, dockerd);
+    agent = std::make_unique<Agent>(master, &dockerd, kn::test::AgentOptions{.ephemeral = false});
     REQUIRE(master.wait_for_status("node-1", "online", 20s));
   }
 
