@@ -320,3 +320,29 @@ TEST_CASE("artifact: the sysext image holds /usr only, the extension-release fil
   }
   CHECK(fs::is_regular_file(tree / "usr/lib/kontena-node/lib/libcurl.so.4"));
 }
+
+TEST_CASE("artifact: systemd-sysext merges the image into a scratch root and /usr/bin/kontena-agent runs from it") {
+  REQUIRE(::geteuid() == 0);  // loop devices and overlay mounts need root
+  TempDir scratch;
+  const fs::path root = scratch / "root";
+  fs::create_directories(root / "etc/extensions");
+  fs::create_directories(root / "usr/bin");
+  fs::create_directories(root / "opt");
+  // The build machine's os-release (Debian 12): ID=_any must fit a distribution it does not name.
+  fs::create_directories(root / "usr/lib");
+  fs::copy_file("/usr/lib/os-release", root / "usr/lib/os-release");
+  fs::copy_file(sysext_image(), root / "etc/extensions/kontena-node.raw");
+  // In a private mount namespace (the merge dies with it): /run bound onto itself, since
+  // systemd-sysext marks it a slave mount, and / shared so its merge reaches this namespace.
+  const std::string script =
+      "mount --bind /run /run && mount --make-rshared / && systemd-sysext merge --root=\"$0\" && "
+      "AWS_EC2_METADATA_DISABLED=true \"$0/usr/bin/kontena-agent\" --version && "
+      "cat \"$0/usr/lib/extension-release.d/extension-release.kontena-node\" && systemd-sysext unmerge --root=\"$0\"";
+  auto r = run({"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script,
+                root.string()});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("kontena-agent " + kVersion) != std::string::npos);
+  CHECK(r.out.find("ID=_any") != std::string::npos);  // the merged /usr shows the extension's file
+  CHECK_FALSE(fs::exists(root / "usr/bin/kontena-agent"));  // nothing outlives the namespace
+}
