@@ -28,7 +28,10 @@ if [[ -f $cache/ready ]]; then
   exit 0
 fi
 
-rm -rf "$cache"
+# A run killed while /proc, /sys and /dev were bind-mounted into the root leaves them there:
+# unmount them before deleting, and never let rm cross into another file system.
+{ findmnt -rn -o TARGET | grep -F "$cache/" || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
+rm -rf --one-file-system "$cache"
 mkdir -p "$cache"
 root=$cache/root
 mounted=()
@@ -61,8 +64,6 @@ cp "$(ls "$root"/boot/vmlinuz-* | tail -n 1)" "$cache/vmlinuz"
 cp "$(ls "$root"/boot/initrd.img-* | tail -n 1)" "$cache/initrd.img"
 echo 'kn-guest' >"$root/etc/hostname"
 echo '/dev/vda / ext4 defaults 0 1' >"$root/etc/fstab"
-# Root without a password on the serial console only, so a failed run can be debugged by hand.
-chroot "$root" passwd -d root >/dev/null
 touch "$cache/ready"
 echo "boot-rootfs: ready in $((SECONDS - started)) s" >&2
 echo "$cache"
