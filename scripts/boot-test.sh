@@ -30,6 +30,13 @@ for b in kontena-bootstrap kontena-agent kontena-master-sim; do
   [[ -x $build/bin/$b ]] || { say "failed to find $build/bin/$b: build it first (cmake --build $build --target $b)"; exit 1; }
 done
 
+# Sanitizer builds (the dev preset with KN_SANITIZE) are not what an instance runs, and their
+# runtime does not fit the units' sandbox; the release build is the one to boot.
+if ldd "$build/bin/kontena-agent" | grep -q 'libasan\|libubsan'; then
+  say "skipped: $build/bin holds sanitizer builds; boot the release build: scripts/boot-test.sh build-release"
+  exit 77
+fi
+
 work=$(mktemp -d "$build/boot-test.XXXXXX")
 qemu_pid='' http_pid=''
 cleanup() {
@@ -63,6 +70,10 @@ cache=$("$source_dir/scripts/boot-rootfs.sh" "${KN_BOOT_CACHE:-$build}" | tail -
 phase "root file system (cache $cache)"
 cp -a "$cache/root" "$work/root"
 root=$work/root
+# Nothing of the product is in the guest before Ignition runs.
+if compgen -G "$root/usr/bin/kontena-*" >/dev/null || [[ -e $root/opt/kontena-node || -e $root/etc/kontena ]]; then
+  say "failed: the cached guest root already holds kontena-node files; delete $cache"; exit 1
+fi
 phase "copy of the cached root"
 
 # 2. The sysext image.
