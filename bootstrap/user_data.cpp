@@ -141,8 +141,9 @@ Status add_tarball_installer(const Values& values, Payload& p) {
   const std::string dropin = "[Unit]\nRequires=" + std::string(kInstallUnitName) + "\nAfter=" +
                              std::string(kInstallUnitName) + "\n";
   for (auto& u : p.units) {
-    for (std::size_t at = 0; (at = u.content.find("/usr/bin/kontena-", at)) != std::string::npos;) {
-      u.content.replace(at, 9, kOptBinDir);
+    static constexpr std::string_view kUsrBin = "/usr/bin/";
+    for (std::size_t at = 0; (at = u.content.find(std::string(kUsrBin) + "kontena-", at)) != std::string::npos;) {
+      u.content.replace(at, kUsrBin.size(), kOptBinDir);
       at += kOptBinDir.size();
     }
     u.dropins.push_back({"10-kontena-node-install.conf", dropin});

@@ -14,7 +14,7 @@ packages=(
   docker-registry busybox-static apache2-utils
   python3 iproute2 procps
   amazon-ec2-utils   # ec2-metadata: bench/run times the boot path next to it
-  debootstrap qemu-system-x86 e2fsprogs squashfs-tools   # scripts/boot-test.sh: a real systemd guest
+  debootstrap qemu-system-x86 e2fsprogs squashfs-tools patchelf   # scripts/boot-test.sh: a real systemd guest
 )
 
 missing=()
