@@ -11,7 +11,9 @@
 #
 # The sysext image: BUILD_DIR/artifact/kontena-node-*-x86-64.raw (CMake target `artifact`)
 # when it exists, else a stand-in built here with the same layout from BUILD_DIR/bin.
-# KN_BOOT_CACHE: where the guest root file system is cached (default BUILD_DIR/boot-rootfs).
+# KN_BOOT_CACHE: a directory whose boot-rootfs/ caches the guest root (default BUILD_DIR), so
+# several build trees can share one. KN_BOOT_KEEP=1 keeps the work directory (it holds the grid
+# token of the run, mode 0700).
 # KN_BOOT_TIMEOUT: seconds the guest may run (default 1500).
 set -euo pipefail
 started=$SECONDS
