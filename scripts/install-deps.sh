@@ -15,6 +15,7 @@ packages=(
   python3 iproute2 procps
   amazon-ec2-utils   # ec2-metadata: bench/run times the boot path next to it
   squashfs-tools patchelf rpm   # the artifact (tarball, sysext image) and the .rpm: packaging/
+  debootstrap qemu-system-x86 e2fsprogs   # scripts/boot-test.sh: a real systemd guest
 )
 
 missing=()
