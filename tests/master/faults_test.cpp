@@ -6,21 +6,16 @@
 // measured as "measured: ..." lines, the numbers the fault matrix quotes.
 #include "http/curl_transport.hpp"
 #include "support/agent_process.hpp"
+#include "support/loopback_port.hpp"
 #include "support/master_sim.hpp"
 #include "support/process.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <csignal>
-#include <fstream>
 #include <iostream>
-#include <regex>
 
 using namespace kn::test;
 using namespace std::chrono_literals;
@@ -39,37 +34,6 @@ std::size_t count_of(const std::string& text, const std::string& needle) {
   for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
   return n;
 }
-
-// A loopback TCP socket bound to an ephemeral port. listen(): the kernel completes TCP
-// handshakes into the backlog, but nobody ever reads or answers (a master that hangs in the
-// upgrade). Without listen() the port refuses connections while it stays reserved.
-class LoopbackPort {
- public:
-  explicit LoopbackPort(bool listening) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
-    socklen_t len = sizeof addr;
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port_ = ntohs(addr.sin_port);
-    if (listening) REQUIRE(::listen(fd_, 16) == 0);
-  }
-  ~LoopbackPort() { release(); }
-  LoopbackPort(const LoopbackPort&) = delete;
-  LoopbackPort& operator=(const LoopbackPort&) = delete;
-  int port() const { return port_; }
-  void release() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
 
 // The simulator as a bare process on a fixed port (killed and started again where the agent
 // expects it), sharing the grid and grid token file of a MasterSim fixture.
