@@ -16,6 +16,9 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <regex>
+#include <set>
+#include <sstream>
 
 using namespace kn::test;
 using namespace std::chrono_literals;
@@ -279,9 +282,10 @@ TEST_CASE("master fault: a frame over the 16 MiB limit drops the link - the agen
 
 namespace {
 
-// Every master -> agent request the agent serves (PodManager::served_methods: the pod
-// manager's own, ExecSessions::methods, VolumeManager::methods), with well-formed params as
-// the master sends them (kontena v1.5.4: server/app/services/rpc_client.rb callers).
+// Well-formed params of each master -> agent request the agent serves, as the master sends
+// them (kontena v1.5.4: server/app/services/rpc_client.rb callers). The test checks this
+// list against the agent's own ("serving master requests: ..." in its debug log), so a newly
+// served method without an example here fails the test instead of going untested.
 const std::vector<std::pair<std::string, json>>& served_requests() {
   static const std::vector<std::pair<std::string, json>> k{
       {"/service_pods/notify_update", json::array({"update"})},
@@ -354,6 +358,15 @@ TEST_CASE("master fault: every served RPC with every field of the wrong type get
   MasterSim master;
   AgentProcess agent(master, nullptr);
   REQUIRE(master.wait_for_status(agent.name, "online", 10s));
+  std::smatch served_line;
+  const auto log = agent.log();
+  REQUIRE(std::regex_search(log, served_line, std::regex("serving master requests: ([^\\n]*)")));
+  std::set<std::string> served;
+  std::istringstream words(served_line[1].str());
+  for (std::string w; words >> w;) served.insert(w);
+  std::set<std::string> covered;
+  for (const auto& entry : served_requests()) covered.insert(entry.first);
+  CHECK(covered == served);
   std::size_t sent = 0;
   std::size_t errors = 0;
   for (const auto& [method, good] : served_requests()) {
