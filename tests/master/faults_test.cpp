@@ -2,7 +2,8 @@
 // as a real process against a master that is missing, unresolvable, wrongly certified, mute,
 // half-open, restarting in a loop, or that sends garbage, oversized frames and wrongly typed
 // MessagePack. Everything stays on loopback; IMDS is off (AgentProcess) and a name that cannot
-// resolve uses the reserved .invalid TLD (RFC 6761 section 6.4). Each test prints what it
+// resolve uses the reserved .invalid TLD (RFC 6761 section 6.4), asked from a network namespace
+// with no route, so not even the name server query leaves the machine. Each test prints what it
 // measured as "measured: ..." lines, the numbers the fault matrix quotes.
 #include "http/curl_transport.hpp"
 #include "support/agent_process.hpp"
@@ -128,7 +129,11 @@ TEST_CASE("master fault: refused - the agent retries with backoff and joins once
 TEST_CASE("master fault: a master name that does not resolve is retried, never fatal", "[faults]") {
   MasterSim like;
   const auto t0 = Clock::now();
-  AgentProcess agent(like, nullptr, {.env = {{"KONTENA_URL", "http://kontena-master.invalid:8080/"}}});
+  // In a network namespace of its own (loopback down, no route): the resolver's query to the
+  // configured name server fails at once instead of leaving this machine.
+  AgentProcess agent(like, nullptr,
+                     {.env = {{"KONTENA_URL", "http://kontena-master.invalid:8080/"}},
+                      .prefix = {"/usr/bin/unshare", "--net", "--"}});
   const bool retried = wait_until([&] { return count_of(agent.log(), "reconnecting in") >= 2; }, 20s);
   const auto log = agent.log();
   INFO(log);
