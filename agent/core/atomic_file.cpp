@@ -32,10 +32,18 @@ class Fd {
 
 }  // namespace
 
-Status write_file_atomically(const std::filesystem::path& path, std::string_view content,
+Status write_file_atomically(const std::filesystem::path& link_or_file, std::string_view content,
                              std::optional<FileOwnership> ownership) {
-  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  // A symlink (e.g. /etc/docker/daemon.json kept in a configuration repository) stays a
+  // symlink: renaming over it would replace the link with a file and leave the file it names
+  // stale, so the file it resolves to is the one replaced.
   std::error_code ec;
+  std::filesystem::path path = link_or_file;
+  if (std::filesystem::is_symlink(std::filesystem::symlink_status(link_or_file, ec))) {
+    path = std::filesystem::weakly_canonical(link_or_file, ec);
+    if (ec) return io_failure("resolve symlink", link_or_file, ec.value());
+  }
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::filesystem::create_directories(dir, ec);
   if (ec) return io_failure("create directory", dir, ec.value());
 
