@@ -55,31 +55,6 @@ bool socket_answers(const fs::path& path) {
   return ok;
 }
 
-std::vector<pid_t> children_of(pid_t parent) {
-  std::vector<pid_t> out;
-  std::ifstream in("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) + "/children");
-  for (pid_t pid = 0; in >> pid;) out.push_back(pid);
-  return out;
-}
-
-// Gone, or a zombie nobody has reaped yet.
-bool gone(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!std::getline(stat, text)) return true;
-  const auto paren = text.rfind(')');
-  return paren == std::string::npos || text.substr(paren + 2, 1) == "Z";
-}
-
-// SIGKILL to dockerd as the OOM killer or a crash ends it; its containerd is then stopped
-// too, so that Dockerd::restart starts a fresh pair (and nothing is left running).
-void kill_dockerd(const Dockerd& d) {
-  const auto children = children_of(d.pid());
-  ::kill(d.pid(), SIGKILL);
-  for (const pid_t child : children) ::kill(child, SIGTERM);
-  REQUIRE(wait_until([&] { return !socket_answers(d.socket()) && std::ranges::all_of(children, gone); }, 15s));
-}
-
 std::vector<std::string> engine_labels(const Dockerd& d) {
   try {
     return d.labels();
@@ -103,7 +78,7 @@ class TmpfsMount {
   TmpfsMount& operator=(const TmpfsMount&) = delete;
 
   void set_read_only(bool ro) const {
-    const unsigned long flags = MS_REMOUNT | (ro ? MS_RDONLY : 0UL);
+    const unsigned long flags = ro ? (MS_REMOUNT | MS_RDONLY) : static_cast<unsigned long>(MS_REMOUNT);
     if (::mount(nullptr, target_.c_str(), nullptr, flags, ("size=" + size_).c_str()) != 0) {
       throw std::runtime_error("failed to remount " + target_.string() + ": " + std::strerror(errno));
     }
@@ -196,6 +171,7 @@ const char* signal_name(int sig) { return sig == SIGTERM ? "SIGTERM" : sig == SI
 // leave it running (in the event loop it says so in the log), shown by a SIGTERM afterwards
 // still giving exit 0: had the hang-up ended it, the exit would be 129.
 void check_signal(Process& agent, const fs::path& err, int sig, const std::string& phase, bool in_loop) {
+  const std::string sent = sig == SIGHUP ? "SIGHUP (ignored), then SIGTERM" : signal_name(sig);
   if (sig == SIGHUP) {
     agent.signal(SIGHUP);
     if (in_loop) {
@@ -211,7 +187,7 @@ void check_signal(Process& agent, const fs::path& err, int sig, const std::strin
   INFO(read_text(err));
   REQUIRE(code.has_value());
   CHECK(*code == 0);
-  WARN(phase << ": " << signal_name(sig) << " ended the agent with exit " << code.value_or(-1) << " in " << elapsed
+  WARN(phase << ": " << sent << " ended the agent with exit " << code.value_or(-1) << " in " << elapsed
              << " ms");
 }
 
@@ -249,7 +225,8 @@ TEST_CASE("docker faults: dockerd killed (SIGKILL) in the middle of run and back
   REQUIRE(master.wait_for_status("docker-killed", "online", 20s));
   REQUIRE(wait_until([&] { return contains(engine_labels(dockerd), "ephemeral=true"); }, 20s));
 
-  kill_dockerd(dockerd);
+  dockerd.kill();
+  REQUIRE_FALSE(socket_answers(dockerd.socket()));
   // Someone resets daemon.json while dockerd is down (a package upgrade): without the agent
   // dockerd would come back without the labels.
   std::ofstream(dockerd.config_file()) << Dockerd::config_with_key_path(nlohmann::ordered_json::object(), dockerd.dir());
@@ -332,9 +309,12 @@ TEST_CASE("signals: starting (IMDS still refusing) - SIGTERM/SIGINT exit 0, SIGH
   TempDir dir;
   auto env = agent_env(dir, "ws://127.0.0.1:9/");
   env.set.erase("AWS_EC2_METADATA_DISABLED");
-  env = merge(env, imds.env());
+  std::erase(env.unset, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
+  env = merge(imds.env(), env);  // the simulator's endpoint, the agent's own settings
   Process agent({binary("kontena-agent"), "run"}, env, {}, dir / "err");
-  REQUIRE(wait_until([&] { return read_text(dir / "err").find("retrying in") != std::string::npos; }, 10s));
+  const bool retrying = wait_until([&] { return read_text(dir / "err").find("retrying in") != std::string::npos; }, 10s);
+  INFO(read_text(dir / "err"));
+  REQUIRE(retrying);
   check_signal(agent, dir / "err", sig, "starting", false);
 }
 
