@@ -192,3 +192,21 @@ TEST_CASE("imds faults: without IMDSv2 and with IMDSv1 disabled the error names 
   CHECK_THAT(p.error().message, Catch::Contains("AWS_EC2_METADATA_V1_DISABLED"));
   CHECK(sim.requests().size() == 1);  // nothing asked without a token
 }
+
+TEST_CASE("imds faults: a burst of 429s (throttling) is ridden out with backoff and the read succeeds",
+          "[imds][faults]") {
+  ImdsSim sim({"--fail-429", "8", "--retry-after", "0"});
+  auto o = quick(sim.endpoint());
+  o.deadline = 20s;
+  Reader r(o);
+  const auto start = std::chrono::steady_clock::now();
+  auto p = r.placement();
+  const auto elapsed = ms_since(start);
+  const auto requests = sim.requests();
+  const auto throttled = std::count_if(requests.begin(), requests.end(), [](const auto& q) { return q["status"] == 429; });
+  WARN("429 burst: " << throttled << " throttled answers, placement read after " << elapsed << " ms, "
+                     << requests.size() << " requests");
+  REQUIRE(p);
+  CHECK(throttled == 8);
+  CHECK(p->availability_zone == "us-east-1a");
+}
