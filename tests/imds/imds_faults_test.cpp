@@ -210,3 +210,17 @@ TEST_CASE("imds faults: a burst of 429s (throttling) is ridden out with backoff 
   CHECK(throttled == 8);
   CHECK(p->availability_zone == "us-east-1a");
 }
+
+TEST_CASE("imds faults: a connection dropped in the middle of a body is retried and the read succeeds",
+          "[imds][faults]") {
+  ImdsSim sim;
+  sim.configure({{"cut_bodies", 3}});  // the token and two of the three reads arrive cut
+  Reader r(quick(sim.endpoint()));
+  const auto start = std::chrono::steady_clock::now();
+  auto p = r.placement();
+  const auto elapsed = ms_since(start);
+  WARN("bodies cut half-way: placement read after " << elapsed << " ms, " << sim.requests().size() << " requests");
+  REQUIRE(p);
+  CHECK(p->availability_zone_id == "use1-az4");
+  CHECK(sim.requests().size() >= 7);  // 4 requests plus the 3 that were cut, asked again
+}

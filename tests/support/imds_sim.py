@@ -55,7 +55,9 @@ Control API (same listener, prefix /_sim/, not logged, ignores mode/faults/laten
                                  "single_write","gather","trickle_ms","identity_document"}
                                 trickle_ms: every IMDS answer body is sent one byte at
                                 a time, N ms apart; identity_document: served verbatim
-                                instead of the generated one (null: generated)
+                                instead of the generated one (null: generated);
+                                cut_bodies: the next N answers close the connection
+                                half-way through the body
                                 any subset; applied atomically; returns full config
     POST   /_sim/spot           {"action":"terminate|stop|hibernate","delay_seconds":0}
                                 notice visible after delay; time = visible + 120 s
@@ -360,7 +362,7 @@ CONFIG_KINDS = {"mode": MODES, "hop_limit": "bool", "latency_ms": "num", "fail_4
                 "rate_limit": "int", "scenario": SCENARIOS, "raw_fixture": "bool",
                 "tags": "bool", "trailing_newline": "bool", "user_data": "bool",
                 "single_write": "bool", "gather": "int", "trickle_ms": "num",
-                "identity_document": "text|null"}
+                "identity_document": "text|null", "cut_bodies": "int"}
 
 
 class SimState:
@@ -426,6 +428,14 @@ class SimState:
             record["status"] = status
             self.in_flight -= 1
             return self.config["single_write"]
+
+    def take_cut(self):
+        """True for the next config cut_bodies answers (counting down)."""
+        with self.lock:
+            if self.config["cut_bodies"] <= 0:
+                return False
+            self.config["cut_bodies"] -= 1
+            return True
 
     def abandon(self):
         """A request that is never answered (hop-limit hang) is no longer in flight."""
@@ -733,7 +743,7 @@ class Handler(BaseHTTPRequestHandler):
         super().setup()
         self.conn = self.server.sim.connected()
 
-    def _send(self, status, body, ctype, headers, head_only=False, single_write=False):
+    def _send(self, status, body, ctype, headers, head_only=False, single_write=False, cut=False):
         self.send_response(status, REASONS.get(status))
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -743,6 +753,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         if head_only:
             self.end_headers()
+        elif cut:
+            # The connection drops in the middle of the body: Content-Length promised more.
+            self.close_connection = True
+            self.end_headers()
+            self.wfile.write(body[:len(body) // 2])
         elif self.server.sim.config["trickle_ms"] > 0 and self.path.find("/_sim") != 0:
             # A congested or stalled path: the body arrives one byte at a time.
             self.end_headers()
@@ -795,7 +810,8 @@ class Handler(BaseHTTPRequestHandler):
         sim.gather(record)
         single_write = sim.finish(record, reply.status)
         self._send(reply.status, reply.body, reply.ctype, reply.headers,
-                   head_only=self.command == "HEAD", single_write=single_write)
+                   head_only=self.command == "HEAD", single_write=single_write,
+                   cut=len(reply.body) > 1 and sim.take_cut())
 
     def _hold_open(self):
         """Never answer: wait until the client gives up (EOF) or the hold time ends."""
@@ -991,7 +1007,7 @@ def run(argv, servers, serving):
         "scenario": args.scenario, "raw_fixture": args.raw_fixture, "tags": args.tags,
         "trailing_newline": args.trailing_newline, "user_data": not args.no_user_data,
         "single_write": args.single_write, "gather": 0,
-        "trickle_ms": 0.0, "identity_document": None})
+        "trickle_ms": 0.0, "identity_document": None, "cut_bodies": 0})
     for index, ((host, family), port, port_file) in enumerate(resolved):
         server = SimServer(host, port, family, sim, args.verbose)
         servers.append(server)

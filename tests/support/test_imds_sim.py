@@ -410,6 +410,13 @@ def test_fault_config():
         check("trickle: a byte every 20 ms", elapsed >= 19 * 0.02, elapsed)
         check("trickle: control answers at once",
               sim.ctl("GET", "config")[1]["trickle_ms"] == 20)
+        sim.ctl("POST", "config", {"trickle_ms": 0, "cut_bodies": 1})
+        try:
+            sim.get("/latest/meta-data/instance-id")
+            check("cut body: the read fails", False)
+        except http.client.IncompleteRead:
+            check("cut body: the read fails", True)
+        check("cut body: only once", sim.get("/latest/meta-data/instance-id")[0] == 200)
     finally:
         check("fault config: SIGTERM exit 0", sim.stop() == 0)
 
