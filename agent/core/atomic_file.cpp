@@ -60,12 +60,18 @@ Status write_file_atomically(const std::filesystem::path& link_or_file, std::str
     if (ownership->gid) own.gid = ownership->gid;
   }
 
+  // Until the rename the target is untouched: the message names it and says so (a full or
+  // read-only /run or /etc is the usual cause), rather than only the temp file's name.
+  auto unchanged_fail = [&](std::string_view what, const std::filesystem::path& p, int err) {
+    return fail(Errc::file_io, "failed to write " + path.string() + " (left as it was): cannot " + std::string(what) +
+                                   " " + p.string() + ": " + std::strerror(err));
+  };
   std::string tmpl = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
   Fd fd(::mkstemp(tmpl.data()));
-  if (fd.get() < 0) return io_failure("create temporary file in", dir, errno);
+  if (fd.get() < 0) return unchanged_fail("create a temporary file in", dir, errno);
   const std::filesystem::path tmp(tmpl);
   auto cleanup_fail = [&](std::string_view what, const std::filesystem::path& p, int err) {
-    const Failure f = io_failure(what, p, err);
+    const Failure f = unchanged_fail(what, p, err);
     ::unlink(tmp.c_str());
     return f;
   };
