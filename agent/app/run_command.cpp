@@ -30,6 +30,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <csignal>
+#include <functional>
 #include <mutex>
 #include <stop_token>
 #include <thread>
@@ -234,18 +235,29 @@ int run_command(const AgentOptions& options) {
   port.attach(link);
 
   stop_signal::uninstall();
-  asio::signal_set signals(ioc, SIGTERM, SIGINT);
+  asio::signal_set signals(ioc, SIGTERM, SIGINT, SIGHUP);
   if (stop_signal::requested()) {  // arrived between the start-up waits and the signal_set
     worker.stop();
     worker.join();
     return exit_code::ok;
   }
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    logger->info("received {}; closing the master connection", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    notifier.stopping();
-    link.stop();
-  });
+  // SIGHUP conventionally asks a daemon to re-read its configuration; the agent's settings
+  // are fixed at start, so it is logged with what to do instead, and the link stays up.
+  std::function<void()> await_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        logger->info("received SIGHUP; ignored: settings are read at start only (restart kontena-agent to apply "
+                     "changed settings)");
+        await_signal();
+        return;
+      }
+      logger->info("received {}; closing the master connection", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      notifier.stopping();
+      link.stop();
+    });
+  };
+  await_signal();
 
   asio::steady_timer watchdog(ioc);
   std::function<void()> arm_watchdog;

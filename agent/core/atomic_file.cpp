@@ -32,10 +32,18 @@ class Fd {
 
 }  // namespace
 
-Status write_file_atomically(const std::filesystem::path& path, std::string_view content,
+Status write_file_atomically(const std::filesystem::path& link_or_file, std::string_view content,
                              std::optional<FileOwnership> ownership) {
-  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  // A symlink (e.g. /etc/docker/daemon.json kept in a configuration repository) stays a
+  // symlink: renaming over it would replace the link with a file and leave the file it names
+  // stale, so the file it resolves to is the one replaced.
   std::error_code ec;
+  std::filesystem::path path = link_or_file;
+  if (std::filesystem::is_symlink(std::filesystem::symlink_status(link_or_file, ec))) {
+    path = std::filesystem::weakly_canonical(link_or_file, ec);
+    if (ec) return io_failure("resolve symlink", link_or_file, ec.value());
+  }
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::filesystem::create_directories(dir, ec);
   if (ec) return io_failure("create directory", dir, ec.value());
 
@@ -52,12 +60,18 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
     if (ownership->gid) own.gid = ownership->gid;
   }
 
+  // Until the rename the target is untouched: the message names it and says so (a full or
+  // read-only /run or /etc is the usual cause), rather than only the temp file's name.
+  auto unchanged_fail = [&](std::string_view what, const std::filesystem::path& p, int err) {
+    return fail(Errc::file_io, "failed to write " + path.string() + " (left as it was): cannot " + std::string(what) +
+                                   " " + p.string() + ": " + std::strerror(err));
+  };
   std::string tmpl = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
   Fd fd(::mkstemp(tmpl.data()));
-  if (fd.get() < 0) return io_failure("create temporary file in", dir, errno);
+  if (fd.get() < 0) return unchanged_fail("create a temporary file in", dir, errno);
   const std::filesystem::path tmp(tmpl);
   auto cleanup_fail = [&](std::string_view what, const std::filesystem::path& p, int err) {
-    const Failure f = io_failure(what, p, err);
+    const Failure f = unchanged_fail(what, p, err);
     ::unlink(tmp.c_str());
     return f;
   };

@@ -20,7 +20,8 @@ struct FileOwnership {
 };
 
 // Writes `content` to `path`. When the file exists its mode and owner are kept unless
-// `ownership` says otherwise; missing parent directories are created (0755).
+// `ownership` says otherwise; missing parent directories are created (0755). A `path` that is
+// a symlink stays one: the file it resolves to is replaced.
 Status write_file_atomically(const std::filesystem::path& path, std::string_view content,
                              std::optional<FileOwnership> ownership = std::nullopt);
 

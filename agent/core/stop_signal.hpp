@@ -6,10 +6,12 @@
 
 namespace kn::stop_signal {
 
-// SIGTERM and SIGINT set the request (async-signal-safe: one lock-free atomic store).
+// SIGTERM and SIGINT set the request (async-signal-safe: one lock-free atomic store);
+// SIGHUP is caught and does nothing (settings are read at start only).
 void install();
 
-// Puts the default actions back (an event loop that installs its own handlers calls this).
+// Puts the default actions of SIGTERM and SIGINT back (an event loop that installs its own
+// handlers calls this); SIGHUP stays caught for that loop to take over.
 void uninstall();
 
 bool requested() noexcept;

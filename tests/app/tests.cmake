@@ -46,3 +46,9 @@ add_dependencies(volumes_e2e_tests kontena-agent kontena-master-sim)
 kn_add_test(pod_fault_tests app/pod_faults_test.cpp)
 target_link_libraries(pod_fault_tests PRIVATE kn_docker kn_test_docker)
 add_dependencies(pod_fault_tests kontena-agent kontena-master-sim)
+
+# Docker, disk and signal faults of docs/fault-matrix.md: kontena-agent run and kontena-bootstrap
+# apply against a private dockerd that is stopped and killed, tmpfs mounts that are full or
+# read-only, and SIGTERM/SIGINT/SIGHUP in each phase of run.
+kn_add_test(run_faults_tests app/run_faults_test.cpp)
+add_dependencies(run_faults_tests kontena-agent kontena-bootstrap kontena-master-sim)

@@ -188,6 +188,17 @@ void Dockerd::stop_process() {
   }
 }
 
+void Dockerd::kill() {
+  if (!process_) return;
+  const auto children = children_of(process_->pid());
+  process_->signal(SIGKILL);
+  (void)process_->wait_for(std::chrono::seconds(10));
+  for (const pid_t child : children) {
+    ::kill(child, SIGKILL);
+    wait_gone(child, std::chrono::seconds(5));
+  }
+}
+
 pid_t Dockerd::pid() const { return process_ ? process_->pid() : -1; }
 
 std::string Dockerd::log() const { return read_text(dir_ / "log"); }

@@ -60,6 +60,10 @@ class Dockerd {
   // Stops dockerd (SIGTERM: its containers stop too) and starts it again on the same socket,
   // data root and bridge; returns once it answers /_ping.
   void restart();
+  // SIGKILL to dockerd, as a crash or the OOM killer ends it; its containerd is killed too,
+  // since a later restart() would otherwise adopt the orphaned one. Returns once dockerd is
+  // reaped (its socket no longer answers); restart() brings it back.
+  void kill();
 
   // Environment for a child `kontena-agent` pointed at this dockerd.
   Env env() const;

@@ -23,7 +23,8 @@ IMDS surface (what clients see)
   -> 403, non-PUT on ``/latest/api/token`` -> 405.
 * Tokens go in ``X-aws-ec2-metadata-token``; each token expires exactly TTL
   seconds after issue (then 401). Modes: optional (v1 allowed, but a present bad
-  token -> 401), required (no/bad token -> 401), disabled (everything -> 403).
+  token -> 401), required (no/bad token -> 401), disabled (everything -> 403), v1-only (an EC2-compatible
+  service without IMDSv2: the token path answers 404, the token header is ignored).
 * ``GET /`` lists versions; ``/<version>/`` lists dynamic, meta-data, user-data.
   Categories only appear in versions at or after the one that introduced them.
   Unknown version/path -> 404 with an XHTML "404 - Not Found" page.
@@ -51,7 +52,12 @@ Control API (same listener, prefix /_sim/, not logged, ignores mode/faults/laten
     POST   /_sim/config         {"mode","hop_limit","latency_ms","fail_429","fail_503",
                                  "retry_after","transient_401","rate_limit","scenario",
                                  "raw_fixture","tags","trailing_newline","user_data",
-                                 "single_write","gather"}
+                                 "single_write","gather","trickle_ms","identity_document"}
+                                trickle_ms: every IMDS answer body is sent one byte at
+                                a time, N ms apart; identity_document: served verbatim
+                                instead of the generated one (null: generated);
+                                cut_bodies: the next N answers close the connection
+                                half-way through the body
                                 any subset; applied atomically; returns full config
     POST   /_sim/spot           {"action":"terminate|stop|hibernate","delay_seconds":0}
                                 notice visible after delay; time = visible + 120 s
@@ -131,7 +137,7 @@ EVENT_CODES = ("instance-reboot", "system-reboot", "system-maintenance",
                "instance-retirement", "instance-stop")
 EVENT_STATES = ("active", "completed", "canceled")
 
-MODES = ("optional", "required", "disabled")
+MODES = ("optional", "required", "disabled", "v1-only")
 SCENARIOS = ("default", "local-zone", "wavelength", "private-subnet", "ipv6-only", "spot")
 
 # `GET /` answer. Approximates the real list; 2020-08-24 introduced placement/region.
@@ -341,6 +347,8 @@ def _check(value, kind, name):
         ok = type(value) is int and value >= 0
     elif kind == "num":   # NaN/inf/huge would break sleep() and date formatting
         ok = type(value) in (int, float) and math.isfinite(value) and 0 <= value <= 1e9
+    elif kind == "text|null":
+        ok = value is None or type(value) is str
     else:
         ok = value in kind
     if not ok:
@@ -353,7 +361,8 @@ CONFIG_KINDS = {"mode": MODES, "hop_limit": "bool", "latency_ms": "num", "fail_4
                 "fail_503": "int", "retry_after": "int", "transient_401": "int",
                 "rate_limit": "int", "scenario": SCENARIOS, "raw_fixture": "bool",
                 "tags": "bool", "trailing_newline": "bool", "user_data": "bool",
-                "single_write": "bool", "gather": "int"}
+                "single_write": "bool", "gather": "int", "trickle_ms": "num",
+                "identity_document": "text|null", "cut_bodies": "int"}
 
 
 class SimState:
@@ -420,6 +429,14 @@ class SimState:
             self.in_flight -= 1
             return self.config["single_write"]
 
+    def take_cut(self):
+        """True for the next config cut_bodies answers (counting down)."""
+        with self.lock:
+            if self.config["cut_bodies"] <= 0:
+                return False
+            self.config["cut_bodies"] -= 1
+            return True
+
     def abandon(self):
         """A request that is never answered (hop-limit hang) is no longer in flight."""
         with self.lock:
@@ -452,6 +469,11 @@ class SimState:
         # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html
         if cfg["rate_limit"] and len(self.window) > cfg["rate_limit"]:
             return self._throttle(429)
+        # An EC2-compatible metadata service without IMDSv2 does not know the token path;
+        # AWS SDKs read 403/404/405 to the PUT as "no token support" and go on with
+        # IMDSv1 (https://github.com/aws/aws-sdk-go-v2/blob/main/feature/ec2/imds/token_provider.go).
+        if cfg["mode"] == "v1-only" and token_path:
+            return error_reply(404)
         if token_path:
             if method == "PUT":
                 # Only /latest/api/token issues tokens; versioned token paths are 403
@@ -466,7 +488,7 @@ class SimState:
             cfg["transient_401"] -= 1
             return error_reply(401)
         token = headers.get(TOKEN_HEADER)
-        if token is not None:
+        if token is not None and cfg["mode"] != "v1-only":   # a v1-only service ignores the header
             expiry = self.tokens.get(token)
             if expiry is None or now >= expiry:
                 return error_reply(401)   # bad/expired token is 401 in every mode
@@ -520,6 +542,8 @@ class SimState:
     def _identity_document(self, md):
         """IID; consistent with meta-data (as on EC2) unless raw_fixture.
         Fields: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-identity-documents.html"""
+        if self.config["identity_document"] is not None:   # a malformed or cut document, as given
+            return Verbatim(self.config["identity_document"])
         doc = dict(self.fixture.iid)
         if not self.config["raw_fixture"]:
             for field, key in (("availabilityZone", "placement/availability-zone"),
@@ -719,7 +743,7 @@ class Handler(BaseHTTPRequestHandler):
         super().setup()
         self.conn = self.server.sim.connected()
 
-    def _send(self, status, body, ctype, headers, head_only=False, single_write=False):
+    def _send(self, status, body, ctype, headers, head_only=False, single_write=False, cut=False):
         self.send_response(status, REASONS.get(status))
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -729,6 +753,18 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         if head_only:
             self.end_headers()
+        elif cut:
+            # The connection drops in the middle of the body: Content-Length promised more.
+            self.close_connection = True
+            self.end_headers()
+            self.wfile.write(body[:len(body) // 2])
+        elif self.server.sim.config["trickle_ms"] > 0 and self.path.find("/_sim") != 0:
+            # A congested or stalled path: the body arrives one byte at a time.
+            self.end_headers()
+            for i in range(len(body)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(self.server.sim.config["trickle_ms"] / 1000.0)
         elif single_write:
             # end_headers() would write the buffered head on its own; queue the blank
             # line and the body behind it instead, so flush_headers() writes it all at once.
@@ -774,7 +810,8 @@ class Handler(BaseHTTPRequestHandler):
         sim.gather(record)
         single_write = sim.finish(record, reply.status)
         self._send(reply.status, reply.body, reply.ctype, reply.headers,
-                   head_only=self.command == "HEAD", single_write=single_write)
+                   head_only=self.command == "HEAD", single_write=single_write,
+                   cut=len(reply.body) > 1 and sim.take_cut())
 
     def _hold_open(self):
         """Never answer: wait until the client gives up (EOF) or the hold time ends."""
@@ -901,7 +938,8 @@ def parse_args(argv):
     g.add_argument("--mode", choices=MODES, default="optional",
                    help="optional: IMDSv1 allowed, a present bad/expired token gets 401; "
                         "required: missing/bad/expired token gets 401; disabled: every "
-                        "request gets 403 (default %(default)s)")
+                        "request gets 403; v1-only: the token PUT gets 404 and tokens are "
+                        "ignored (default %(default)s)")
     g.add_argument("--hop-limit", action="store_true",
                    help="simulate PUT response hop limit 1 from a container: the token PUT is "
                         "accepted but never answered (held open up to 60 s or until the client "
@@ -968,7 +1006,8 @@ def run(argv, servers, serving):
         "transient_401": args.transient_401, "rate_limit": args.rate_limit,
         "scenario": args.scenario, "raw_fixture": args.raw_fixture, "tags": args.tags,
         "trailing_newline": args.trailing_newline, "user_data": not args.no_user_data,
-        "single_write": args.single_write, "gather": 0})
+        "single_write": args.single_write, "gather": 0,
+        "trickle_ms": 0.0, "identity_document": None, "cut_bodies": 0})
     for index, ((host, family), port, port_file) in enumerate(resolved):
         server = SimServer(host, port, family, sim, args.verbose)
         servers.append(server)

@@ -389,6 +389,38 @@ def test_write_style_and_overlap():
         check("write style: SIGTERM exit 0", sim.stop() == 0)
 
 
+def test_fault_config():
+    sim = Sim("--mode", "v1-only")
+    try:
+        check("v1-only: token PUT 404", sim.token()[0] == 404)
+        check("v1-only: GET without a token", sim.get("/latest/meta-data/instance-id")[0] == 200)
+        check("v1-only: a token header is ignored",
+              sim.get("/latest/meta-data/instance-id", token="made-up")[0] == 200)
+        status, cfg = sim.ctl("POST", "config", {"identity_document": "{\"region\" : \"us-ea"})
+        check("identity_document accepted", status == 200 and cfg["identity_document"].startswith("{"))
+        check("identity_document served verbatim",
+              sim.get("/latest/dynamic/instance-identity/document")[2] == "{\"region\" : \"us-ea")
+        check("identity_document must be text or null",
+              sim.ctl("POST", "config", {"identity_document": 3})[0] == 400)
+        sim.ctl("POST", "config", {"identity_document": None, "trickle_ms": 20})
+        start = time.monotonic()
+        status, _, body = sim.get("/latest/meta-data/instance-id")
+        elapsed = time.monotonic() - start
+        check("trickle: the whole body", status == 200 and body == "i-1234567890abcdef0", body)
+        check("trickle: a byte every 20 ms", elapsed >= 15 * 0.02, elapsed)  # 19 bytes, 18 gaps
+        check("trickle: control answers at once",
+              sim.ctl("GET", "config")[1]["trickle_ms"] == 20)
+        sim.ctl("POST", "config", {"trickle_ms": 0, "cut_bodies": 1})
+        try:
+            sim.get("/latest/meta-data/instance-id")
+            check("cut body: the read fails", False)
+        except http.client.IncompleteRead:
+            check("cut body: the read fails", True)
+        check("cut body: only once", sim.get("/latest/meta-data/instance-id")[0] == 200)
+    finally:
+        check("fault config: SIGTERM exit 0", sim.stop() == 0)
+
+
 def test_cli():
     for host in ("0.0.0.0", "10.1.2.3", "localhost"):
         proc = subprocess.run([sys.executable, SIM, "--listen", host], capture_output=True,
@@ -403,7 +435,7 @@ def test_cli():
 
 def main():
     for test in (test_cli, test_basics, test_raw_fixture, test_refuse_seconds, test_hop_limit,
-                 test_write_style_and_overlap):
+                 test_write_style_and_overlap, test_fault_config):
         try:
             test()
         except Exception as exc:  # a crash counts as one failure, keep going
