@@ -41,3 +41,7 @@ add_dependencies(health_stats_tests kontena-agent kontena-master-sim)
 kn_add_test(volumes_e2e_tests app/volumes_test.cpp)
 target_link_libraries(volumes_e2e_tests PRIVATE kn_docker kn_test_docker)
 add_dependencies(volumes_e2e_tests kontena-agent kontena-master-sim)
+# Leaving the grid end to end: kontena-agent run on the IMDS simulator (spot and Auto Scaling
+# notices switched on at run time) and the master simulator (drain and removal recorded).
+kn_add_test(leave_tests app/leave_test.cpp)
+add_dependencies(leave_tests kontena-agent kontena-master-sim)
