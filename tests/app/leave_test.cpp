@@ -51,7 +51,7 @@ TEST_CASE("leave: a spot termination notice drains the node within 10 s; the sto
   REQUIRE(master.wait_for_status("leaver", "online", 15s));
   CHECK(master.node_api_calls().empty());
 
-  imds.control("POST", "/_sim/spot", {{"action", "terminate"}});
+  imds.control("POST", "spot", {{"action", "terminate"}});
   const auto noticed = std::chrono::steady_clock::now();
   REQUIRE(MasterSim::wait_until([&] { return !calls_with(master, "PUT").empty(); }, 10s));
   const auto drained_after = std::chrono::steady_clock::now() - noticed;
@@ -85,8 +85,8 @@ TEST_CASE("leave: the Auto Scaling Group's Terminated lifecycle state drains and
                            agent_options(imds, {{"KONTENA_API_TOKEN", kApiToken}, {"KONTENA_ASG_CHECK_INTERVAL", "1s"}}));
   REQUIRE(master.wait_for_status("leaver", "online", 15s));
 
-  imds.control("POST", "/_sim/asg", {{"state", "InService"}});
-  imds.control("POST", "/_sim/asg", {{"state", "Terminated"}});
+  imds.control("POST", "asg", {{"state", "InService"}});
+  imds.control("POST", "asg", {{"state", "Terminated"}});
   REQUIRE(MasterSim::wait_until([&] { return !calls_with(master, "PUT").empty(); }, 10s));
   CHECK(calls_with(master, "PUT").at(0)["status"] == 200);
   CHECK(master.node("leaver")["availability"] == "drain");
@@ -103,7 +103,7 @@ TEST_CASE("leave: without an API token the agent closes with 1000 and says what 
   test::AgentProcess agent(master, nullptr, agent_options(imds, {{"KONTENA_SPOT_CHECK_INTERVAL", "500ms"}}));
   REQUIRE(master.wait_for_status("leaver", "online", 15s));
 
-  imds.control("POST", "/_sim/spot", {{"action", "terminate"}});
+  imds.control("POST", "spot", {{"action", "terminate"}});
   REQUIRE(MasterSim::wait_until([&] { return agent.log().find("no API token") != std::string::npos; }, 10s));
   REQUIRE(agent.terminate() == 0);
   CHECK(master.node_api_calls().empty());
@@ -126,7 +126,7 @@ TEST_CASE("leave: a token the master refuses gives one clear error per call, no 
   REQUIRE(master.wait_for_status("leaver", "online", 15s));
   CHECK(cmdline(agent.process->pid()).find(wrong) == std::string::npos);
 
-  imds.control("POST", "/_sim/spot", {{"action", "terminate"}});
+  imds.control("POST", "spot", {{"action", "terminate"}});
   REQUIRE(MasterSim::wait_until([&] { return agent.log().find("401 Unauthorized") != std::string::npos; }, 10s));
   // No retry storm: the notice keeps showing, the PUT is not repeated.
   CHECK_FALSE(MasterSim::wait_until([&] { return calls_with(master, "PUT").size() > 1; }, 2s));
@@ -152,7 +152,7 @@ TEST_CASE("leave: 403 from the master is reported once, with its fix") {
                            agent_options(imds, {{"KONTENA_API_TOKEN", kApiToken}, {"KONTENA_SPOT_CHECK_INTERVAL", "500ms"}}));
   REQUIRE(master.wait_for_status("leaver", "online", 15s));
   master.node_api_fault(403, 1);
-  imds.control("POST", "/_sim/spot", {{"action", "stop"}});
+  imds.control("POST", "spot", {{"action", "stop"}});
   REQUIRE(MasterSim::wait_until([&] { return agent.log().find("403 Forbidden") != std::string::npos; }, 10s));
   CHECK(agent.log().find("use a token of a grid admin") != std::string::npos);
   CHECK(calls_with(master, "PUT").size() == 1);
@@ -192,7 +192,7 @@ TEST_CASE("leave: a throttled or failing IMDS makes the watcher back off, and it
 
   // IMDS answers again: the next read finds the notice.
   imds.configure({{"fail_429", 0}});
-  imds.control("POST", "/_sim/spot", {{"action", "terminate"}});
+  imds.control("POST", "spot", {{"action", "terminate"}});
   REQUIRE(MasterSim::wait_until([&] { return !calls_with(master, "PUT").empty(); }, 10s));
   CHECK(agent.log().find("IMDS answers meta-data/spot/instance-action again") != std::string::npos);
 }

@@ -51,7 +51,7 @@ TEST_CASE("lifecycle: the watcher reports a notice once, and nothing while IMDS 
   watcher.poll_due();
   CHECK(seen.empty());
 
-  imds.control("POST", "/_sim/spot", {{"action", "terminate"}});
+  imds.control("POST", "spot", {{"action", "terminate"}});
   clock.advance(5s);
   watcher.poll_due();
   REQUIRE(seen.size() == 1);
@@ -60,7 +60,7 @@ TEST_CASE("lifecycle: the watcher reports a notice once, and nothing while IMDS 
   watcher.poll_due();
   CHECK(seen.size() == 1);  // the same notice, still shown: not reported again
 
-  imds.control("POST", "/_sim/asg", {{"state", "Terminated"}});
+  imds.control("POST", "asg", {{"state", "Terminated"}});
   clock.advance(30s);
   watcher.poll_due();
   REQUIRE(seen.size() == 2);
@@ -101,9 +101,9 @@ TEST_CASE("lifecycle: the master's answers to drain and remove") {
   CHECK(api.remove(ref).has_value());  // already gone: 404 is done
 
   const auto calls = master.node_api_calls();
-  REQUIRE(calls.size() == 9);
+  REQUIRE(calls.size() == 8);
   CHECK(calls[0]["auth"] == "wrong");
   CHECK(calls[1]["status"] == 403);
-  CHECK(calls[8]["status"] == 404);
+  CHECK(calls[7]["status"] == 404);
   CHECK(calls.dump().find("user-token-0123456789") == std::string::npos);
 }
