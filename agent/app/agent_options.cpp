@@ -60,7 +60,21 @@ Result<AgentOptions> agent_options(const config::Settings& settings) {
   }
   o.state_dir = settings.value("state-dir");
   o.label_check_interval = settings.get_duration("label-check-interval");
+  o.leave = LeaveOptions{.api_token = non_empty(settings, "api-token"),
+                         .api_token_origin = settings.setting("api-token").origin,
+                         .api_token_file = non_empty(settings, "api-token-file"),
+                         .grid = non_empty(settings, "grid"),
+                         .spot_interval = settings.get_duration("spot-check-interval"),
+                         .asg_interval = settings.get_duration("asg-check-interval")};
   return o;
+}
+
+Result<std::optional<ApiToken>> resolve_api_token(const LeaveOptions& options) {
+  if (options.api_token) return std::optional<ApiToken>(ApiToken{*options.api_token, options.api_token_origin});
+  if (!options.api_token_file) return std::optional<ApiToken>();
+  auto t = read_token(*options.api_token_file, "API token");
+  if (!t) return t.error();
+  return std::optional<ApiToken>(ApiToken{std::move(*t), *options.api_token_file});
 }
 
 Result<MasterToken> resolve_token(const TokenSources& sources, const config::EnvLookup& env) {

@@ -26,6 +26,16 @@ struct TokenSources {
   std::optional<std::string> grid_token_file;
 };
 
+// Leaving the grid on a termination notice (README.md "Leaving cleanly").
+struct LeaveOptions {
+  std::optional<std::string> api_token;  // secret
+  std::string api_token_origin;
+  std::optional<std::string> api_token_file;
+  std::optional<std::string> grid;       // default: the grid of the master's node info
+  std::chrono::milliseconds spot_interval{};
+  std::chrono::milliseconds asg_interval{};
+};
+
 struct AgentOptions {
   node::NodeOptions node;
   std::optional<std::string> url;      // as given; run and doctor parse it (master::parse_master_url)
@@ -39,6 +49,7 @@ struct AgentOptions {
   std::string protocol_version;          // validated: digits and dots
   std::filesystem::path state_dir;        // node-id file
   std::chrono::milliseconds label_check_interval{};
+  LeaveOptions leave;
 };
 
 Result<AgentOptions> agent_options(const config::Settings& settings);
@@ -54,5 +65,14 @@ struct MasterToken {
 // Errc::config_invalid when none is set or a file is unreadable or empty; messages name the
 // source, never the value.
 Result<MasterToken> resolve_token(const TokenSources& sources, const config::EnvLookup& env = config::process_env());
+
+// The Kontena user token for the REST calls of a termination (api-token, else api-token-file),
+// with where it came from; nullopt when neither is set. Errc::config_invalid when the file is
+// unreadable or empty; messages name the file, never the value.
+struct ApiToken {
+  std::string value;   // secret
+  std::string origin;  // "KONTENA_API_TOKEN" or the file's path
+};
+Result<std::optional<ApiToken>> resolve_api_token(const LeaveOptions& options);
 
 }  // namespace kn::app

@@ -1,5 +1,7 @@
 #include "app/run_command.hpp"
 
+#include "app/grid_leave.hpp"
+
 #include "cli/cli.hpp"
 #include "node/node_id.hpp"
 #include "node/node_labels.hpp"
@@ -12,6 +14,9 @@
 #include "docker/label_applier.hpp"
 #include "docker/label_keeper.hpp"
 #include "http/curl_transport.hpp"
+#include "imds/imds_client.hpp"
+#include "lifecycle/lifecycle_watcher.hpp"
+#include "lifecycle/node_api.hpp"
 #include "master/node_info.hpp"
 #include "master/node_stats.hpp"
 #include "link/websocket_link.hpp"
@@ -111,12 +116,21 @@ int run_command(const AgentOptions& options) {
   if (!token) return cli::report(token.error());
   master::SessionConfig session = options.session;
   session.url = endpoint->url;
+  auto api_token = resolve_api_token(options.leave);
+  if (!api_token) return cli::report(api_token.error());
+  auto api_base = lifecycle::api_base_url(*options.url);
+  if (!api_base) return cli::report(api_base.error());
 
   // 2. Labels from IMDS (or the static ones when IMDS is disabled). The addresses go into
   // /nodes/update as PublicIp/PrivateIp unless the settings pin them.
   std::optional<std::string> public_ip = options.public_ip;
   std::optional<std::string> private_ip = options.private_ip;
-  auto identity = node::read_node_identity(options.node, {.addresses = !public_ip || !private_ip});
+  // One IMDS client for the whole run: the labels now, the lifecycle watcher later, on its
+  // token. Its clock ends the waits on SIGTERM at start-up, and when the loop below ends.
+  http::CurlTransport imds_transport;
+  StoppableClock imds_clock;
+  imds::Client imds_client(imds_transport, imds_clock, options.node.imds.client);
+  auto identity = node::read_node_identity(options.node, imds_client, {.addresses = !public_ip || !private_ip});
   if (!identity) return stopped_at_start(identity.error()) ? exit_code::ok : cli::report(identity.error());
   logger->info("node labels: {}", fmt::join(identity->labels.strings(), " "));
 
@@ -187,6 +201,12 @@ int run_command(const AgentOptions& options) {
   // The fault tests read this line to send every served method wrongly typed params.
   logger->debug("serving master requests: {}", fmt::join(session.served_methods, " "));
 
+  // Leaving the grid on a spot interruption or a scale-in (README.md "Leaving cleanly").
+  GridLeave leave({.token = *api_token, .api_base = *api_base, .grid = options.leave.grid, .node_name = node_name,
+                   .labels = shared.labels},
+                  worker.get_executor());
+  master::MasterLink* the_link = nullptr;  // for the hooks, which run only once it exists
+
   master::LinkHooks hooks;
   hooks.on_master_call = [&](const master::MasterCall& call) {
     pods.on_master_call(call.request_id, call.method, call.params,
@@ -197,7 +217,10 @@ int run_command(const AgentOptions& options) {
   hooks.on_link_event = [&](master::LinkEvent event) {
     switch (event) {
       case master::LinkEvent::master_info: pods.on_master_info(); break;
-      case master::LinkEvent::node_info: pods.on_node_info(); break;
+      case master::LinkEvent::node_info:
+        pods.on_node_info();
+        leave.on_node_info(the_link->node_info());
+        break;
       case master::LinkEvent::lost: pods.on_link_lost(); break;
     }
   };
@@ -233,6 +256,7 @@ int run_command(const AgentOptions& options) {
   };
   master::MasterLink link(ioc, worker.get_executor(), std::move(link_options), session, std::move(hooks));
   port.attach(link);
+  the_link = &link;
 
   stop_signal::uninstall();
   asio::signal_set signals(ioc, SIGTERM, SIGINT, SIGHUP);
@@ -289,7 +313,21 @@ int run_command(const AgentOptions& options) {
     return cli::report(st.error());
   }
   pods.start();
+  std::jthread lifecycle_watcher;
+  if (!options.node.imds.disabled) {
+    lifecycle_watcher = std::jthread([&] {
+      lifecycle::LifecycleWatcher watcher(
+          imds_client, imds_clock,
+          {.spot_interval = options.leave.spot_interval, .asg_interval = options.leave.asg_interval},
+          [&](const lifecycle::Notice& notice) {
+            asio::post(ioc, [&, notice] { notifier.status(leave.on_notice(notice, link.node_info())); });
+          });
+      watcher.run();
+    });
+  }
   ioc.run();
+  imds_clock.stop();
+  if (lifecycle_watcher.joinable()) lifecycle_watcher.join();
   // The service containers keep running: the next start adopts them, as Kontena's agent does.
   pods.stop();
   signals.cancel();
@@ -299,6 +337,8 @@ int run_command(const AgentOptions& options) {
   worker.join();
 
   if (!exit) return exit_code::software;  // the loop ran dry without an exit: a bug
+  // After the close 1000 of a stop: a terminating node leaves the grid (or says why not).
+  leave.on_stop(link.node_info(), exit->code);
   return exit->code;
 }
 

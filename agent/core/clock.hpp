@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 namespace kn {
@@ -34,6 +36,36 @@ class SteadyClock final : public Clock {
     }
   }
   bool stopped() override { return stop_signal::requested(); }
+};
+
+// A SteadyClock that another thread can stop too: a thread that outlives the start-up waits
+// (the lifecycle watcher, after the event loop took SIGTERM over) ends its sleep at once.
+class StoppableClock final : public Clock {
+ public:
+  time_point now() override { return std::chrono::steady_clock::now(); }
+  void sleep_for(duration d) override {
+    const auto until = now() + d;
+    std::unique_lock lock(mutex_);
+    while (!stop_ && !stop_signal::requested() && now() < until) {
+      wake_.wait_for(lock, std::min<duration>(until - now(), std::chrono::milliseconds(50)));
+    }
+  }
+  bool stopped() override {
+    std::lock_guard lock(mutex_);
+    return stop_ || stop_signal::requested();
+  }
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
 };
 
 // A clock that only moves when told to (or when someone sleeps on it).

@@ -48,6 +48,7 @@ class Category final : public boost::system::error_category {
       case Errc::pod_invalid: return "invalid service pod";
       case Errc::hook_failed: return "lifecycle hook failed";
       case Errc::volume_missing: return "named volume not on the node";
+      case Errc::master_api_rejected: return "master API refused the call";
     }
     return "unknown error";
   }
@@ -96,6 +97,7 @@ int exit_code_for(Errc e) noexcept {
     case Errc::docker_failed:
     case Errc::hook_failed: return exit_code::unavailable;
     case Errc::volume_missing: return exit_code::unavailable;
+    case Errc::master_api_rejected: return exit_code::config;
   }
   return exit_code::software;
 }

@@ -49,6 +49,7 @@ enum class Errc {
   pod_invalid,            // a service pod from the master has a key of the wrong type
   hook_failed,            // lifecycle hooks: a pre_start hook exited non-zero (or its oneshot was not marked)
   volume_missing,         // volumes: a pod's named volume did not appear on the node in time
+  master_api_rejected,    // the master's REST API refused a call (401, 403, 404, 422): retrying cannot help
 };
 
 }  // namespace kn

@@ -94,6 +94,24 @@ constexpr std::array kOptions{
     OptionSpec{.key = "state-dir", .flag = "--state-dir", .env = "KONTENA_STATE_DIR", .default_value = "/var/lib/kontena",
                .type = Type::path, .help = "directory kept across restarts: the node id (file node-id) chosen at the first start",
                .scope = Scope::agent},
+    // Leaving the grid on a spot interruption or an Auto Scaling scale-in (README.md "Leaving
+    // cleanly"): the master's REST API needs a user token, not the grid token.
+    OptionSpec{.key = "api-token", .env = "KONTENA_API_TOKEN", .type = Type::string,
+               .help = "Kontena user (API) token: on a termination notice drain the node, at the stop remove it; "
+                       "never a flag",
+               .secret = true, .scope = Scope::agent},
+    OptionSpec{.key = "api-token-file", .flag = "--api-token-file", .env = "KONTENA_API_TOKEN_FILE", .type = Type::path,
+               .help = "file holding the Kontena user (API) token", .scope = Scope::agent},
+    OptionSpec{.key = "grid", .flag = "--grid", .env = "KONTENA_GRID", .type = Type::string,
+               .help = "grid name for the REST calls (default: from the node info the master sends)",
+               .scope = Scope::agent},
+    OptionSpec{.key = "spot-check-interval", .flag = "--spot-check-interval", .env = "KONTENA_SPOT_CHECK_INTERVAL",
+               .default_value = "5s", .type = Type::duration,
+               .help = "poll IMDS spot/instance-action this often (0: never)", .scope = Scope::agent},
+    OptionSpec{.key = "asg-check-interval", .flag = "--asg-check-interval", .env = "KONTENA_ASG_CHECK_INTERVAL",
+               .default_value = "30s", .type = Type::duration,
+               .help = "poll IMDS autoscaling/target-lifecycle-state and the rebalance recommendation this often (0: never)",
+               .scope = Scope::agent},
     // kontena-bootstrap apply (README.md "kontena-bootstrap apply").
     OptionSpec{.key = "root", .flag = "--root", .env = "KONTENA_ROOT", .default_value = "/", .type = Type::path,
                .help = "prefix for every file read and written (image builds, tests); not / skips daemon-reload "

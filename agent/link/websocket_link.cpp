@@ -465,6 +465,8 @@ Status MasterLink::start() {
 
 void MasterLink::stop() { impl_->feed(event::Stop{}); }
 
+const std::optional<rpc::Value>& MasterLink::node_info() const { return impl_->session_.node(); }
+
 void MasterLink::call(std::string method, rpc::Value params, std::function<void(Result<rpc::Value>)> done) {
   asio::post(impl_->ioc_, [impl = impl_.get(), method = std::move(method), params = std::move(params),
                            done = std::move(done)]() mutable {

@@ -72,6 +72,9 @@ class MasterLink {
   // Answers a request delivered through LinkHooks::on_master_call; a Failure goes back as
   // {code: 500, message}. Dropped when that connection has ended.
   void reply(std::uint32_t request_id, Result<rpc::Value> result);
+  // The node object of the last /agent/node_info (name, grid, ...); nullopt before the first.
+  // On the io_context's thread.
+  const std::optional<rpc::Value>& node_info() const;
 
   class Impl;
 

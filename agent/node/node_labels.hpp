@@ -20,5 +20,9 @@ struct NodeIdentity {
 };
 
 Result<NodeIdentity> read_node_identity(const NodeOptions& options, imds::PlacementQuery query = {});
+// As above with the caller's IMDS client (built from options.imds.client), so a later reader
+// (the lifecycle watcher of `run`) reuses its token.
+Result<NodeIdentity> read_node_identity(const NodeOptions& options, imds::Client& client,
+                                        imds::PlacementQuery query = {});
 
 }  // namespace kn::node

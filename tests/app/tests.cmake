@@ -52,3 +52,7 @@ add_dependencies(pod_fault_tests kontena-agent kontena-master-sim)
 # read-only, and SIGTERM/SIGINT/SIGHUP in each phase of run.
 kn_add_test(run_faults_tests app/run_faults_test.cpp)
 add_dependencies(run_faults_tests kontena-agent kontena-bootstrap kontena-master-sim)
+# Leaving the grid end to end: kontena-agent run on the IMDS simulator (spot and Auto Scaling
+# notices switched on at run time) and the master simulator (drain and removal recorded).
+kn_add_test(leave_tests app/leave_test.cpp)
+add_dependencies(leave_tests kontena-agent kontena-master-sim)

@@ -3,6 +3,7 @@
 #include "container_logs.hpp"
 #include "container_exec.hpp"
 #include "service_rest.hpp"
+#include "kontena_time.hpp"
 #include "volumes.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
@@ -203,8 +204,32 @@ Node* sim_node(SimState& state, const Json& body) {
   return lookup(state, grid, body["node"].get<std::string>());
 }
 
+// "ok", "missing" or "wrong": how a call was authorized, for the record (never the token).
+std::string auth_kind(const SimState& state, const HttpRequest& req) {
+  if (req[http::field::authorization].empty()) return state.api_token ? "missing" : "ok";
+  return authorized(state, req) ? "ok" : "wrong";
+}
+
 awaitable<HttpResponse> sim_routes(SimState& state, const HttpRequest& req, const Route& r) {
   const std::string& what = r.parts[2];
+  if (what == "node_api_calls" && r.method == http::verb::get) {
+    co_return reply(req, http::status::ok, state.node_api.calls);
+  }
+  if (what == "node_api_calls" && r.method == http::verb::delete_) {
+    state.node_api.calls = Json::array();
+    co_return reply(req, http::status::ok, Json::object());
+  }
+  if (what == "node_api_fault" && r.method == http::verb::post) {
+    // {"status": 403|404|422|5xx, "times": N}: the next N authorized node calls get that answer.
+    const int status = r.body.value("status", 0);
+    if (status != 0 && (status < 400 || status > 599)) {
+      co_return error(req, http::status::unprocessable_entity, "status must be 400..599 (0: no fault)");
+    }
+    state.node_api.fault_status = status;
+    state.node_api.fault_times = r.body.value("times", 1);
+    co_return reply(req, http::status::ok,
+                    Json{{"status", state.node_api.fault_status}, {"times", state.node_api.fault_times}});
+  }
   if (what == "stats" && r.method == http::verb::get) co_return reply(req, http::status::ok, state.counters_json());
   if (what == "config" && r.method == http::verb::get) co_return reply(req, http::status::ok, state.config.to_json());
   if (what == "config" && r.method == http::verb::post) {
@@ -284,6 +309,9 @@ awaitable<HttpResponse> handle_rest(SimState& state, const HttpRequest& req) {
   HttpResponse res;
   const auto& p = r.parts;
   const bool get = r.method == http::verb::get;
+  // PUT or DELETE /v1/nodes/GRID/NODE: recorded for the leaving tests.
+  const bool node_call = p.size() == 4 && p[0] == "v1" && p[1] == "nodes" &&
+                         (r.method == http::verb::put || r.method == http::verb::delete_);
   const bool denied = p.size() >= 2 && p[0] == "v1" &&
                       (p[1] == "grids" || p[1] == "nodes" || p[1] == "services" || p[1] == "stacks" || p[1] == "containers" ||
                        p[1] == "volumes") &&
@@ -307,6 +335,16 @@ awaitable<HttpResponse> handle_rest(SimState& state, const HttpRequest& req) {
     res = co_await sim_routes(state, req, r);
   } else if (denied) {
     res = error(req, http::status::unauthorized, "Unauthorized: a bearer API token is required");
+  } else if (node_call && state.node_api.fault_times > 0 && state.node_api.fault_status != 0) {
+    // Kontena's answers for these: 403 "Access denied" (nodes_api.rb, the user lacks the
+    // grid), 404 "Node not found", 422 with the mutation's errors (host_nodes/update.rb).
+    state.node_api.fault_times--;
+    const auto st = static_cast<http::status>(state.node_api.fault_status);
+    const std::string message = state.node_api.fault_status == 403   ? "Access denied"
+                                : state.node_api.fault_status == 404 ? "Node not found"
+                                : state.node_api.fault_status == 422 ? "availability isn't an option"
+                                                                     : "Internal server error";
+    res = error(req, st, message);
   } else if (p.size() == 4 && p[0] == "v1" && p[1] == "grids" && p[3] == "nodes") {
     res = grid_nodes(state, req, r);
   } else if (p.size() == 3 && p[0] == "v1" && p[1] == "grids" && get) {
@@ -319,6 +357,15 @@ awaitable<HttpResponse> handle_rest(SimState& state, const HttpRequest& req) {
     res = one_node(state, req, r);
   } else {
     res = error(req, http::status::not_found, "Not found");
+  }
+  if (node_call) {
+    state.node_api.calls.push_back(Json{{"method", std::string(req.method_string())},
+                                        {"grid", p[2]},
+                                        {"node", p[3]},
+                                        {"status", res.result_int()},
+                                        {"auth", auth_kind(state, req)},
+                                        {"body", r.body},
+                                        {"at", format_kontena_time(now())}});
   }
   res.set("X-Kontena-Version", state.master_version);
   co_return res;

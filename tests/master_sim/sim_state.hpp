@@ -109,9 +109,18 @@ class Session : public std::enable_shared_from_this<Session> {
   std::map<std::uint32_t, std::shared_ptr<Pending>> pending_;
 };
 
+// The node REST calls a leaving agent makes (PUT/DELETE /v1/nodes/GRID/NODE), recorded for
+// tests (GET /v1/_sim/node_api_calls), and answers forced on them (POST /v1/_sim/node_api_fault).
+struct NodeApiLog {
+  Json calls = Json::array();  // {method, grid, node, status, auth: "ok"|"missing"|"wrong", body, at}
+  int fault_status = 0;        // answer the next `fault_times` authorized calls with this status
+  int fault_times = 0;
+};
+
 struct SimState {
   std::string master_version;
   std::optional<std::string> api_token;
+  NodeApiLog node_api;
   RuntimeConfig config;
   NodeRegistry registry;
   Counters counters;

@@ -233,6 +233,12 @@ nlohmann::json MasterSim::close(const std::string& node, int code, const std::st
 
 nlohmann::json MasterSim::stats() const { return checked("GET", "/v1/_sim/stats", nullptr); }
 
+nlohmann::json MasterSim::node_api_calls() const { return checked("GET", "/v1/_sim/node_api_calls", nullptr); }
+
+void MasterSim::node_api_fault(int status, int times) const {
+  checked("POST", "/v1/_sim/node_api_fault", nlohmann::json{{"status", status}, {"times", times}});
+}
+
 nlohmann::json MasterSim::configure(const nlohmann::json& changes) const {
   return checked("POST", "/v1/_sim/config", changes);
 }

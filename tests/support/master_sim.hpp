@@ -100,6 +100,12 @@ class MasterSim {
   nlohmann::json close(const std::string& node, int code, const std::string& reason = "closed by test") const;
   // {"connections","handshakes","accepted","rejections":{"4001":N,...},...} (GET /v1/_sim/stats).
   nlohmann::json stats() const;
+  // The PUT and DELETE /v1/nodes/{grid}/{node} calls so far, oldest first (GET
+  // /v1/_sim/node_api_calls): [{method, grid, node, status, auth ("ok", "missing", "wrong";
+  // never the token), body, at}].
+  nlohmann::json node_api_calls() const;
+  // Answers the next `times` authorized node calls with `status` (403, 404, 422, 5xx; 0 ends it).
+  void node_api_fault(int status, int times = 1) const;
   // Changes timings at run time (POST /v1/_sim/config), e.g. {"ping_interval_ms": 200}.
   nlohmann::json configure(const nlohmann::json& changes) const;
   // Sends a request to the node's agent and returns {"error":..,"result":..} (POST /v1/_sim/request).
