@@ -20,12 +20,10 @@ add_library(kn_sanitizers INTERFACE)
 if(KN_SANITIZE STREQUAL "thread")
   target_compile_options(kn_sanitizers INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
   target_link_options(kn_sanitizers INTERFACE -fsanitize=thread)
-  target_compile_definitions(kn_sanitizers INTERFACE KN_SANITIZE_THREAD=1)
 elseif(KN_SANITIZE)
   target_compile_options(kn_sanitizers INTERFACE
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
   target_link_options(kn_sanitizers INTERFACE -fsanitize=address,undefined)
-  target_compile_definitions(kn_sanitizers INTERFACE KN_SANITIZE_ADDRESS=1)
 endif()
 
 add_library(kn_options INTERFACE)

@@ -18,7 +18,7 @@
 #include <string>
 #include <system_error>
 
-#if defined(KN_SANITIZE_ADDRESS) || defined(KN_SANITIZE_THREAD)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 namespace {
 
 // Appends `flags` to the variable's value, so options the caller set (ctest preset, a test
@@ -49,7 +49,7 @@ int print_child_reports(const std::filesystem::path& dir) {
 #endif
 
 int main(int argc, char* argv[]) {
-#if defined(KN_SANITIZE_ADDRESS) || defined(KN_SANITIZE_THREAD)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   std::string tmpl = (std::filesystem::temp_directory_path() / "kn-sanitizer-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) {
     std::cerr << "failed to create the directory for child sanitizer reports in "
@@ -59,7 +59,7 @@ int main(int argc, char* argv[]) {
   const std::filesystem::path reports = tmpl;
   // halt_on_error: the first finding ends the child (it exits 1, or 66 under TSan) rather than
   // letting it run on in a state nobody checks.
-#if defined(KN_SANITIZE_ADDRESS)
+#if defined(__SANITIZE_ADDRESS__)
   add_options("ASAN_OPTIONS", "halt_on_error=1:detect_leaks=1:log_path=" + (reports / "asan").string());
   add_options("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1:log_path=" + (reports / "ubsan").string());
 #else
@@ -69,7 +69,7 @@ int main(int argc, char* argv[]) {
 
   const int failed = Catch::Session().run(argc, argv);
 
-#if defined(KN_SANITIZE_ADDRESS) || defined(KN_SANITIZE_THREAD)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   const int child_reports = print_child_reports(reports);
   std::error_code ec;
   std::filesystem::remove_all(reports, ec);

@@ -115,11 +115,6 @@ RunResult run(std::vector<std::string> argv, const Env& env, std::chrono::millis
   return result;
 }
 
-std::string sanitizer_options(const char* variable, const std::string& extra) {
-  const char* old = std::getenv(variable);
-  return old != nullptr && *old != '\0' ? std::string(old) + ":" + extra : extra;
-}
-
 std::string binary(std::string_view name) { return std::string(KN_BIN_DIR) + "/" + std::string(name); }
 
 Env merge(Env base, const Env& over) {

@@ -69,11 +69,6 @@ RunResult run(std::vector<std::string> argv, const Env& env = {},
 
 std::string read_text(const std::filesystem::path& path);
 
-// The value of the sanitizer options variable `variable` (e.g. ASAN_OPTIONS) as this process
-// has it, with `extra` ("name=value:...") after it: for a child that needs an option of its
-// own, keeping the options the test main set (the report directory, halt_on_error).
-std::string sanitizer_options(const char* variable, const std::string& extra);
-
 // Path of a binary the build made (build/bin/NAME).
 std::string binary(std::string_view name);
 
