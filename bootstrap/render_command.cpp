@@ -11,7 +11,7 @@ namespace kn::bootstrap {
 int render_command(const std::filesystem::path& values_file, Format format, const std::filesystem::path& output) {
   auto values = load_values_file(values_file);
   if (!values) return cli::report(values.error());
-  auto payload = build_payload(*values);
+  auto payload = build_payload(*values, format);
   if (!payload) return cli::report(payload.error());
   auto user_data = make_user_data(*payload, format);
   if (!user_data) return cli::report(user_data.error());

@@ -85,16 +85,92 @@ void emit_text(YAML::Emitter& out, const std::string& text) {
   }
 }
 
+Failure artifact_error(const Values& values, std::string_view why) {
+  return fail(Errc::config_invalid,
+              "failed to render user-data from " + values.source.string() + ": artifact: " + std::string(why));
+}
+
+// The path of a URL without its query, for its file name suffix (s3 and https alike).
+std::string url_path(std::string_view url) { return std::string(url.substr(0, url.find_first_of("?#"))); }
+
+std::string installer_text(std::string_view name) {
+  for (const auto& f : kArtifactInstaller) {
+    if (f.name == name) return std::string(f.text);
+  }
+  throw std::logic_error("embedded installer file missing: " + std::string(name));
+}
+
+// Ignition: the sysext image lands in /etc/extensions, where systemd-sysext.service merges it
+// into /usr at boot (https://www.flatcar.org/docs/latest/provisioning/sysext/), so the shipped
+// units' /usr/bin paths hold once it has run: order them after it.
+Status add_sysext(const Values& values, Payload& p) {
+  const auto& a = *values.artifact;
+  if (!a.url.starts_with("data:") && !url_path(a.url).ends_with(".raw")) {
+    return artifact_error(values, "url: Ignition installs the systemd-sysext image (kontena-node-VERSION-x86-64.raw), "
+                                  "not '" + a.url + "'; point url at the .raw and sha512 at its hash");
+  }
+  p.files.push_back({.path = std::string(kSysextImagePath), .content = {}, .mode = 0644, .source = a.url,
+                     .sha512 = a.sha512});
+  for (auto& u : p.units) {
+    u.dropins.push_back({"10-kontena-sysext.conf",
+                         "# /usr/bin/kontena-* come from " + std::string(kSysextImagePath) +
+                             ", which systemd-sysext merges into /usr.\n[Unit]\nWants=systemd-sysext.service\n"
+                             "After=systemd-sysext.service\n"});
+  }
+  return {};
+}
+
+// cloud-config: write_files cannot fetch, so a oneshot unit fetches and checks the tarball into
+// /opt/kontena-node before the shipped units, which run the binaries from there.
+Status add_tarball_installer(const Values& values, Payload& p) {
+  const auto& a = *values.artifact;
+  if (!a.url.starts_with("https:") && !a.url.starts_with("http:")) {
+    return artifact_error(values, "url: cloud-config fetches the tarball with curl: use an https:// URL (an S3 "
+                                  "object's https URL, presigned when private), not '" + a.url + "'");
+  }
+  if (const auto path = url_path(a.url); !path.ends_with(".tar.gz") && !path.ends_with(".tgz")) {
+    return artifact_error(values, "url: cloud-config installs the release tarball (kontena-node-VERSION-x86_64.tar.gz), "
+                                  "not '" + a.url + "'; point url at the tarball and sha512 at its hash");
+  }
+  p.files.push_back({"/etc/kontena/artifact.env",
+                     "# Written by kontena-bootstrap render: the kontena-node release kontena-node-install.service "
+                     "installs.\nKONTENA_NODE_URL=" + quote_env_file_value(a.url) + "\nKONTENA_NODE_SHA512=" +
+                         a.sha512 + "\n",
+                     0644});
+  p.files.push_back({"/etc/kontena/install-kontena-node.sh", installer_text("install-kontena-node.sh"), 0755});
+  const std::string dropin = "[Unit]\nRequires=" + std::string(kInstallUnitName) + "\nAfter=" +
+                             std::string(kInstallUnitName) + "\n";
+  for (auto& u : p.units) {
+    static constexpr std::string_view kUsrBin = "/usr/bin/";
+    for (std::size_t at = 0; (at = u.content.find(std::string(kUsrBin) + "kontena-", at)) != std::string::npos;) {
+      u.content.replace(at, kUsrBin.size(), kOptBinDir);
+      at += kOptBinDir.size();
+    }
+    u.dropins.push_back({"10-kontena-node-install.conf", dropin});
+  }
+  p.units.insert(p.units.begin(), PayloadUnit{std::string(kInstallUnitName), installer_text(kInstallUnitName), {}});
+  return {};
+}
+
 }  // namespace
 
-Result<Payload> build_payload(const Values& values) {
+Result<Payload> build_payload(const Values& values, Format format) {
+  if (!values.artifact) {
+    return artifact_error(values, "missing; a stock Container Linux or Flatcar instance has no kontena-node, so set "
+                                  "artifact: {url: <the release .raw (Ignition) or .tar.gz (cloud-config)>, sha512: "
+                                  "<its hash>}, or artifact: {baked: true} when the AMI has /usr/bin/kontena-*");
+  }
   Payload p;
   p.files.push_back({std::string(kAgentEnvPath), agent_env(values), 0600});
   p.files.push_back({std::string(kAgentConfigPath), agent_yml(values), 0644});
   for (const auto& t : values.templates) {
     p.files.push_back({std::string(kTemplatesPath) + "/" + t.name, t.text, 0644});
   }
-  for (const auto& unit : kShippedUnits) p.units.push_back({std::string(unit.name), std::string(unit.text)});
+  for (const auto& unit : kShippedUnits) p.units.push_back({std::string(unit.name), std::string(unit.text), {}});
+  if (values.artifact->baked) return p;
+  if (auto st = format == Format::ignition ? add_sysext(values, p) : add_tarball_installer(values, p); !st) {
+    return st.error();
+  }
   return p;
 }
 
@@ -125,6 +201,16 @@ std::string render_cloud_config(const Payload& payload) {
     out << YAML::Key << "enable" << YAML::Value << true;
     out << YAML::Key << "content" << YAML::Value;
     emit_text(out, u.content);
+    if (!u.dropins.empty()) {
+      out << YAML::Key << "drop_ins" << YAML::Value << YAML::BeginSeq;
+      for (const auto& d : u.dropins) {
+        out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << d.name << YAML::Key << "content"
+            << YAML::Value;
+        emit_text(out, d.content);
+        out << YAML::EndMap;
+      }
+      out << YAML::EndSeq;
+    }
     out << YAML::Key << "command" << YAML::Value << "start";
     out << YAML::EndMap;
   }
@@ -143,14 +229,18 @@ std::string render_ignition(const Payload& payload) {
   using nlohmann::ordered_json;
   ordered_json files = ordered_json::array();
   for (const auto& f : payload.files) {
+    ordered_json contents{{"source", f.source.empty() ? data_url(f.content) : f.source}};
+    if (!f.sha512.empty()) contents["verification"] = {{"hash", "sha512-" + f.sha512}};
     files.push_back(ordered_json{{"path", f.path},
                                  {"mode", f.mode},  // decimal in JSON: 0600 -> 384
                                  {"overwrite", true},
-                                 {"contents", {{"source", data_url(f.content)}}}});
+                                 {"contents", contents}});
   }
   ordered_json units = ordered_json::array();
   for (const auto& u : payload.units) {
-    units.push_back(ordered_json{{"name", u.name}, {"enabled", true}, {"contents", u.content}});
+    ordered_json unit{{"name", u.name}, {"enabled", true}, {"contents", u.content}};
+    for (const auto& d : u.dropins) unit["dropins"].push_back(ordered_json{{"name", d.name}, {"contents", d.content}});
+    units.push_back(unit);
   }
   const ordered_json config{{"ignition", {{"version", "3.3.0"}}},
                             {"storage", {{"files", files}}},

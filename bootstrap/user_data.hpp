@@ -25,16 +25,28 @@ inline constexpr std::size_t kUserDataLimit = 16 * 1024;
 inline constexpr std::string_view kAgentEnvPath = "/etc/kontena/agent.env";
 inline constexpr std::string_view kAgentConfigPath = "/etc/kontena/agent.yml";
 inline constexpr std::string_view kTemplatesPath = "/etc/kontena/templates";
+// Where each way of installing the artifact puts it (README.md "Installing kontena-node").
+inline constexpr std::string_view kSysextImagePath = "/etc/extensions/kontena-node.raw";
+inline constexpr std::string_view kOptBinDir = "/opt/kontena-node/bin/";
+inline constexpr std::string_view kInstallUnitName = "kontena-node-install.service";
 
 struct PayloadFile {
   std::string path;
   std::string content;
   unsigned mode = 0644;
+  std::string source;  // Ignition only: fetched from this URL instead of content...
+  std::string sha512;  // ...and checked against this hash (hex)
+};
+
+struct PayloadDropIn {
+  std::string name;  // "10-sysext.conf"
+  std::string content;
 };
 
 struct PayloadUnit {
   std::string name;
   std::string content;
+  std::vector<PayloadDropIn> dropins;
 };
 
 struct Payload {
@@ -42,9 +54,16 @@ struct Payload {
   std::vector<PayloadUnit> units;  // enabled and started, in order
 };
 
+enum class Format { cloud_config, ignition };
+
 // agent.env (URL and token, 0600), agent.yml (labels, ephemeral, compat, start/restart units,
-// 0644), the templates (0644) and the shipped units, embedded verbatim.
-Result<Payload> build_payload(const Values& values);
+// 0644), the templates (0644) and the shipped units, embedded verbatim; plus what installs the
+// artifact (values.artifact, required): Ignition fetches the sysext image into
+// /etc/extensions and the units wait for systemd-sysext.service; cloud-config gets
+// kontena-node-install.service (tarball into /opt/kontena-node) and the units run from there;
+// baked: nothing more. Errc::config_invalid names the key when the artifact does not fit the
+// format.
+Result<Payload> build_payload(const Values& values, Format format);
 
 std::string render_cloud_config(const Payload& payload);
 std::string render_ignition(const Payload& payload);
@@ -54,8 +73,6 @@ std::string data_url(std::string_view content);
 
 // gzip (RFC 1952) with a zero timestamp, so the output is reproducible.
 std::string gzip(std::string_view data);
-
-enum class Format { cloud_config, ignition };
 
 struct UserData {
   std::string bytes;

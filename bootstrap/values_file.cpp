@@ -8,18 +8,20 @@
 #include "core/settings.hpp"
 #include "master/handshake.hpp"
 
+#include <boost/url/parse.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 namespace kn::bootstrap {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::array<std::string_view, 7> kKeys{"url", "token", "token_file", "node_labels", "ephemeral", "compat",
-                                                "templates"};
+constexpr std::array<std::string_view, 8> kKeys{"url",     "token",  "token_file", "node_labels",
+                                                "ephemeral", "compat", "templates",  "artifact"};
 
 class Reader {
  public:
@@ -77,6 +79,69 @@ Result<InstanceMetadata> sample_metadata() {
   return InstanceMetadata::collect(&p, *labels);
 }
 
+bool loopback_host(const boost::urls::url_view& url) {
+  const auto host = url.host_type() == boost::urls::host_type::ipv6 ? std::string(url.host_address())
+                                                                     : std::string(url.encoded_host());
+  return host == "localhost" || host == "::1" || (url.host_type() == boost::urls::host_type::ipv4 &&
+                                                  host.starts_with("127."));
+}
+
+// artifact: {url, sha512} or {baked: true}.
+Result<Artifact> read_artifact(const Reader& reader, const YAML::Node& node) {
+  if (!node.IsMap()) return reader.error(node, "artifact", "expected {url: ..., sha512: ...} or {baked: true}");
+  for (const auto& field : node) {
+    const auto name = field.first.IsScalar() ? field.first.Scalar() : std::string();
+    if (name != "url" && name != "sha512" && name != "baked") {
+      return reader.error(field.first, "artifact." + name, "unknown key (known: url, sha512, baked)");
+    }
+  }
+  Artifact a;
+  if (const auto baked = node["baked"]) {
+    auto text = reader.scalar(baked, "artifact.baked");
+    if (!text) return text.error();
+    const auto value = config::parse_bool(*text);
+    if (!value) return reader.error(baked, "artifact.baked", "'" + *text + "' is not true or false");
+    a.baked = *value;
+  }
+  if (a.baked) {
+    if (node["url"] || node["sha512"]) {
+      return reader.error("artifact", "baked: true installs nothing, so it takes no url or sha512; drop one or the "
+                                      "other");
+    }
+    return a;
+  }
+  if (!node["url"] || !node["sha512"]) {
+    return reader.error("artifact", "set both url and sha512 (the release file and its SHA-512), or baked: true "
+                                    "when the AMI has /usr/bin/kontena-*");
+  }
+  auto url = reader.scalar(node["url"], "artifact.url");
+  if (!url) return url.error();
+  auto parsed = boost::urls::parse_absolute_uri(*url);
+  if (!parsed) return reader.error("artifact.url", "'" + *url + "' is not an absolute URL");
+  // What Ignition fetches with a hash check (https://coreos.github.io/ignition/configuration-v3_3/);
+  // plain http only on loopback, for a config applied off-instance (scripts/boot-test.sh).
+  const auto scheme = parsed->scheme_id();
+  const bool allowed = scheme == boost::urls::scheme::https || parsed->scheme() == "s3" || parsed->scheme() == "data" ||
+                       (scheme == boost::urls::scheme::http && loopback_host(*parsed));
+  if (!allowed) {
+    return reader.error("artifact.url", "'" + *url + "': use https:// or s3:// (or a data: URL); http:// is only "
+                                        "taken for a loopback host");
+  }
+  if (url->find_first_of(" \t\n\"'\\$`") != std::string::npos) {
+    return reader.error("artifact.url", "'" + *url + "' holds a space, quote, backslash, $ or backtick");
+  }
+  a.url = *url;
+  auto sha = reader.scalar(node["sha512"], "artifact.sha512");
+  if (!sha) return sha.error();
+  std::string hex = *sha;
+  std::ranges::transform(hex, hex.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (hex.size() != 128 || hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return reader.error("artifact.sha512", "expected the 128 hex digits of `sha512sum FILE`");
+  }
+  a.sha512 = std::move(hex);
+  return a;
+}
+
 }  // namespace
 
 Result<Values> load_values_file(const fs::path& path) {
@@ -99,7 +164,8 @@ Result<Values> load_values_file(const fs::path& path) {
     if (!entry.first.IsScalar()) return reader.error(entry.first, "(key)", "a key must be a plain word");
     const auto& key = entry.first.Scalar();
     if (std::ranges::find(kKeys, key) == kKeys.end()) {
-      return reader.error(key, "unknown key (known: url, token, token_file, node_labels, ephemeral, compat, templates)");
+      return reader.error(key, "unknown key (known: url, token, token_file, node_labels, ephemeral, compat, templates, "
+                                "artifact)");
     }
   }
 
@@ -224,6 +290,12 @@ Result<Values> load_values_file(const fs::path& path) {
       }
       v.templates.push_back(std::move(t));
     }
+  }
+
+  if (const auto node = root["artifact"]) {
+    auto artifact = read_artifact(reader, node);
+    if (!artifact) return artifact.error();
+    v.artifact = std::move(*artifact);
   }
   return v;
 }

@@ -10,6 +10,11 @@
 //       name: efs.mount                 # optional: default the file name; a drop-in is
 //                                       #   <unit>.d/<name>.conf
 //       command: start                  # optional: start | restart (at every boot)
+//   artifact:                           # how the instance gets the binaries (render needs it):
+//     url: https://.../kontena-node-VERSION-x86-64.raw   # Ignition: the sysext image;
+//                                       #   cloud-config: kontena-node-VERSION-x86_64.tar.gz
+//     sha512: <128 hex digits>          # of the file at url, checked on the instance
+//   # or  artifact: {baked: true}       # the AMI already has /usr/bin/kontena-*
 //
 // Every error is Errc::config_invalid or Errc::template_invalid (exit 78) and names the file
 // and the key. The token is never part of a message.
@@ -31,6 +36,13 @@ struct TemplateFile {
   std::string command;  // "", "start" or "restart"
 };
 
+// Where the instance gets kontena-node from (values key `artifact`).
+struct Artifact {
+  bool baked = false;  // the AMI has /usr/bin/kontena-*: nothing is fetched
+  std::string url;     // https:, s3:, data:, or http: on loopback (a config applied off-instance)
+  std::string sha512;  // lowercase hex of the file at url
+};
+
 struct Values {
   std::filesystem::path source;
   std::string url;
@@ -39,6 +51,7 @@ struct Values {
   std::optional<bool> ephemeral;
   std::string compat;  // empty: not set
   std::vector<TemplateFile> templates;
+  std::optional<Artifact> artifact;  // unset: render refuses (a stock AMI has no binaries)
 };
 
 Result<Values> load_values_file(const std::filesystem::path& path);

@@ -1,4 +1,4 @@
-# Debian package: both binaries in /usr/bin and the shipped units (the same files `render`
+# Debian package and RPM: both binaries in /usr/bin and the shipped units (the same files `render`
 # embeds) in /usr/lib/systemd/system. `cmake --build build --target package` (or `cpack`).
 install(TARGETS kontena-bootstrap RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
 install(FILES
@@ -10,7 +10,7 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/cloud-config/
 
 # The units name /usr/bin/kontena-*, so the package installs under /usr.
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-set(CPACK_GENERATOR DEB)
+set(CPACK_GENERATOR "DEB;RPM")
 set(CPACK_PACKAGE_NAME kontena-node)
 set(CPACK_PACKAGE_VENDOR "kontena-node")
 set(CPACK_PACKAGE_CONTACT "kontena-node maintainers <root@localhost>")
@@ -22,4 +22,16 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # The release preset builds with -g; the package ships stripped binaries (about 3 MB, not 160).
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "docker.io")
+# RPM (Debian's `rpm` package provides rpmbuild): the same files. rpmbuild's dependency
+# generator adds the shared-library requirements (libcurl.so.4()(64bit), ...), as shlibdeps
+# does for the .deb.
+set(CPACK_RPM_FILE_NAME RPM-DEFAULT)
+set(CPACK_RPM_PACKAGE_GROUP "System Environment/Daemons")
+set(CPACK_RPM_PACKAGE_SUGGESTS "docker")
+# No /usr/lib/.build-id links: the package holds the same files as the .deb.
+set(CPACK_RPM_SPEC_MORE_DEFINE "%define _build_id_links none")
+# Directories the distribution's filesystem and systemd packages own; the package must not
+# claim them (rpm would report a conflict with filesystem).
+set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION
+    /usr/lib/systemd /usr/lib/systemd/system /usr/share/doc)
 include(CPack)

@@ -183,6 +183,8 @@ int run_command(const AgentOptions& options) {
       pods.context(), runtime::StatsReporterOptions{.interval = options.session.stats_interval}));
   pods.add_service(std::make_shared<runtime::VolumeManager>(pods.context()));
   session.served_methods = pods.served_methods();
+  // The fault tests read this line to send every served method wrongly typed params.
+  logger->debug("serving master requests: {}", fmt::join(session.served_methods, " "));
 
   master::LinkHooks hooks;
   hooks.on_master_call = [&](const master::MasterCall& call) {

@@ -244,7 +244,8 @@ Result<long> ContainerApi::wait(std::string_view id, std::chrono::seconds limit)
   return (*doc)["StatusCode"].get<long>();
 }
 
-Status ContainerApi::pull(std::string_view image, const std::optional<RegistryAuth>& auth, std::chrono::seconds limit) {
+Status ContainerApi::pull(std::string_view image, const std::optional<RegistryAuth>& auth, std::chrono::seconds limit,
+                          const std::function<bool()>& cancelled) {
   const std::string what = "pull image " + quoted(image);
   auto ref = parse_image_ref(image);
   if (!ref) return ref.error();
@@ -273,8 +274,9 @@ Status ContainerApi::pull(std::string_view image, const std::optional<RegistryAu
         stream_error = error->get<std::string>();
       }
     });
-    return true;
+    return !(cancelled && cancelled());  // without an interrupt the stream ticks every 100 ms
   });
+  if (cancelled && cancelled()) return fail(Errc::stopped, "failed to " + what + ": the agent is stopping");
   if (!response && response.error().is(Errc::http_timeout)) {
     return fail(Errc::http_timeout, "failed to " + what + ": not done after " + std::to_string(limit.count()) + " s");
   }

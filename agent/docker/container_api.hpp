@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -42,7 +43,10 @@ class ContainerApi {                 // not thread-safe: one per thread (owns it
   //   (still running after `limit`: Errc::http_timeout; pull past its limit too)
   // POST /images/create?fromImage=NAME&tag=TAG (a name without a tag means "latest"; digests kept);
   // X-Registry-Auth (base64url JSON) when auth is set; errors inside the progress stream are failures.
-  Status pull(std::string_view image, const std::optional<RegistryAuth>& auth, std::chrono::seconds limit);
+  // `cancelled` (when set) is asked about every 100 ms: true ends the pull at once (Errc::stopped),
+  // so an agent that is stopping does not wait for a registry that hangs.
+  Status pull(std::string_view image, const std::optional<RegistryAuth>& auth, std::chrono::seconds limit,
+              const std::function<bool()>& cancelled = {});
   Result<nlohmann::json> inspect_image(std::string_view image);    // 404 -> Errc::docker_not_found
 
   // ---- exec and output (lifecycle hooks, exec sessions, /containers/exec) ----

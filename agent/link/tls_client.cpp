@@ -3,10 +3,10 @@
 #include "core/logging.hpp"
 
 #include <boost/asio/ip/address.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 namespace kn::master {
 
@@ -46,7 +46,17 @@ std::string prepare_tls_stream(TlsStream& stream, const TlsOptions& options, con
     ::SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                const_cast<char*>(name.c_str()));
   }
-  if (options.verify) stream.set_verify_callback(ssl::host_name_verification(name));
+  if (options.verify) {
+    // OpenSSL checks the name itself (rather than a verify callback), so a mismatch is
+    // recorded as X509_V_ERR_HOSTNAME_MISMATCH / IP_ADDRESS_MISMATCH and the error says so
+    // (https://www.openssl.org/docs/man3.0/man3/X509_VERIFY_PARAM_set1_host.html).
+    X509_VERIFY_PARAM* param = ::SSL_get0_param(stream.native_handle());
+    if (!ec) {
+      ::X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+    } else {
+      ::X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
+    }
+  }
   return name;
 }
 

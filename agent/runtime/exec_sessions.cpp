@@ -110,14 +110,24 @@ void hang_up(docker::ContainerApi& api, const std::string& exec_id, const std::s
 
 namespace exec_params {
 
+// Ids longer than this are refused unread: a container id is 64 hex digits, a session id a
+// UUID, and error messages and logs name the id, so a hostile one must stay short.
+constexpr std::size_t kMaxIdLength = 256;
+
+bool usable_id(const json& id) {
+  if (!id.is_string()) return false;
+  const auto& text = id.get_ref<const std::string&>();
+  return !text.empty() && text.size() <= kMaxIdLength;
+}
+
 Result<std::string> container_id(const std::string& method, const json& params) {
-  if (!params.is_array() || params.empty() || !params[0].is_string() || params[0].get<std::string>().empty())
+  if (!params.is_array() || params.empty() || !usable_id(params[0]))
     return bad_params(method, "[container_id, ...]");
   return params[0].get<std::string>();
 }
 
 Result<std::string> session_id(const std::string& method, const json& params) {
-  if (!params.is_array() || params.empty() || !params[0].is_string() || params[0].get<std::string>().empty())
+  if (!params.is_array() || params.empty() || !usable_id(params[0]))
     return bad_params(method, "[session_id, ...]");
   return params[0].get<std::string>();
 }

@@ -129,7 +129,8 @@ Result<std::string> pull_image(docker::ContainerApi& api, const ServicePod& pod,
     auth = docker::RegistryAuth{pod.image_credentials->username, pod.image_credentials->password,
                                 pod.image_credentials->email, {}};
   }
-  auto pulled = api.pull(ref, auth, kPullLimit);
+  auto pulled = api.pull(ref, auth, kPullLimit, sink.stopping);
+  if (!pulled && pulled.error().is(Errc::stopped)) return pulled.error();
   if (pulled) return image_id_of(api, ref);
   // The registry may be unreachable while the image is here already (kontena v1.5.4:
   // agent/lib/kontena/workers/image_pull_worker.rb does the same after its retries).

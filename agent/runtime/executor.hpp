@@ -36,6 +36,8 @@ struct ReportSink {
   std::function<Result<nlohmann::json>(const std::string& method, const nlohmann::json& params)> call_master;
   // One /containers/log_batch notification of at most kMaxLogBatch lines.
   std::function<void(const std::vector<LogLine>&)> log_batch;
+  // True once the agent is stopping: a pull in progress gives up instead of holding the stop.
+  std::function<bool()> stopping;
 };
 
 struct ApplyOutcome {

@@ -425,6 +425,7 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
       on_loop([e](Impl& self) { self.master_.notify(kPodEvent, json::array({self.node_id_, e.to_json()})); });
     };
     sink.node_id = node_id_;
+    sink.stopping = [this] { return stopped_.load(); };
     sink.call_master = [this](const std::string& method, const json& params) { return call_master(method, params); };
     sink.log_batch = [this](const std::vector<LogLine>& lines) {
       json batch = json::array();

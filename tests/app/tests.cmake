@@ -41,3 +41,8 @@ add_dependencies(health_stats_tests kontena-agent kontena-master-sim)
 kn_add_test(volumes_e2e_tests app/volumes_test.cpp)
 target_link_libraries(volumes_e2e_tests PRIVATE kn_docker kn_test_docker)
 add_dependencies(volumes_e2e_tests kontena-agent kontena-master-sim)
+# The service pods' fault matrix (docs/fault-matrix.md, section Service pods): registries that
+# refuse or hang, the master link lost and the agent SIGKILLed mid-deploy, a crash loop.
+kn_add_test(pod_fault_tests app/pod_faults_test.cpp)
+target_link_libraries(pod_fault_tests PRIVATE kn_docker kn_test_docker)
+add_dependencies(pod_fault_tests kontena-agent kontena-master-sim)

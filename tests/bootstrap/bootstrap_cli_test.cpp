@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <regex>
 
 using namespace kn::test;
@@ -34,10 +35,41 @@ Env offline_env() {
   return e;
 }
 
-RunResult render(const std::string& format, const fs::path& output) {
-  return run({binary("kontena-bootstrap"), "render", "--values", (kSource / "cloud-config/values.yml").string(),
-              "--format", format, "-o", output.string()},
+RunResult render_values(const fs::path& values, const std::string& format, const fs::path& output) {
+  return run({binary("kontena-bootstrap"), "render", "--values", values.string(), "--format", format, "-o",
+              output.string()},
              offline_env());
+}
+
+// The example values (cloud-config/values.yml) copied into `dir` with its artifact replaced:
+// the example names the Ignition sysext image, cloud-config installs the tarball.
+fs::path example_values(const fs::path& dir, const std::string& artifact) {
+  fs::create_directories(dir / "cloud-config");
+  fs::copy(kSource / "cloud-config", dir / "cloud-config", fs::copy_options::recursive);
+  auto text = read_text(kSource / "cloud-config/values.yml");
+  const auto at = text.find("\nartifact:");
+  REQUIRE(at != std::string::npos);
+  text = text.substr(0, at + 1) + "artifact: " + artifact + "\n";
+  write(dir / "cloud-config/values.yml", text);
+  return dir / "cloud-config/values.yml";
+}
+
+const std::string kTarballUrl = "https://downloads.example.com/kontena-node/0.1.0/kontena-node-0.1.0-x86_64.tar.gz";
+const std::string kTarballHash(128, 'c');
+
+RunResult render(const std::string& format, const fs::path& output) {
+  if (format == "cloud-config") {
+    const auto values = example_values(output.parent_path() / "values",
+                                       "{url: '" + kTarballUrl + "', sha512: " + kTarballHash + "}");
+    return render_values(values, format, output);
+  }
+  return render_values(kSource / "cloud-config/values.yml", format, output);
+}
+
+// The shipped unit as the cloud-config install runs it: binaries from /opt/kontena-node/bin.
+std::string unit_from_opt(const std::string& name) {
+  return std::regex_replace(read_text(kSource / "systemd" / name), std::regex("/usr/bin/kontena-"),
+                            "/opt/kontena-node/bin/kontena-");
 }
 
 void check_golden(const std::string& actual, const fs::path& golden) {
@@ -158,11 +190,26 @@ TEST_CASE("render --format ignition matches the golden file and passes ignition-
     if (f["path"] == "/etc/kontena/agent.env") env_0600 = f["mode"] == 384;
   }
   CHECK(env_0600);
+  // The sysext image from the values' artifact, hash-checked by Ignition.
+  const auto values = YAML::LoadFile((kSource / "cloud-config/values.yml").string());
+  bool sysext = false;
+  for (const auto& f : j["storage"]["files"]) {
+    if (f["path"] != "/etc/extensions/kontena-node.raw") continue;
+    sysext = true;
+    CHECK(f["contents"]["source"] == values["artifact"]["url"].as<std::string>());
+    CHECK(f["contents"]["verification"]["hash"] == "sha512-" + values["artifact"]["sha512"].as<std::string>());
+  }
+  CHECK(sysext);
   std::vector<std::string> units;
   for (const auto& u : j["systemd"]["units"]) {
     CHECK(u["enabled"] == true);
     units.push_back(u["name"]);
+    // The shipped text: /usr/bin/kontena-* is where the merged sysext image puts the binaries.
     CHECK(u["contents"] == read_text(kSource / "systemd" / u["name"].get<std::string>()));
+    REQUIRE(u["dropins"].size() == 1);
+    const auto dropin = u["dropins"][0]["contents"].get<std::string>();
+    CHECK(dropin.find("\nAfter=systemd-sysext.service\n") != std::string::npos);
+    CHECK(dropin.find("\nWants=systemd-sysext.service\n") != std::string::npos);
   }
   CHECK(units == std::vector<std::string>{"kontena-bootstrap.service", "kontena-agent.service"});
 }
@@ -203,14 +250,109 @@ TEST_CASE("render --format cloud-config matches the golden file and has the Cont
     }
   }
   CHECK(env_found);
+  std::map<std::string, std::string> files;
+  for (const auto& f : doc["write_files"]) files[f["path"].as<std::string>()] = f["permissions"].as<std::string>();
+  CHECK(files["/etc/kontena/install-kontena-node.sh"] == "0755");
+  CHECK(files["/etc/kontena/artifact.env"] == "0644");
   std::vector<std::string> units;
   for (const auto& u : doc["coreos"]["units"]) {
-    units.push_back(u["name"].as<std::string>());
+    const auto name = u["name"].as<std::string>();
+    units.push_back(name);
     CHECK(u["enable"].as<bool>());
     CHECK(u["command"].as<std::string>() == "start");
-    CHECK(u["content"].as<std::string>() == read_text(kSource / "systemd" / u["name"].as<std::string>()));
+    if (name == "kontena-node-install.service") {
+      CHECK(u["content"].as<std::string>() == read_text(kSource / "cloud-config/install" / name));
+      continue;
+    }
+    CHECK(u["content"].as<std::string>() == unit_from_opt(name));
+    REQUIRE(u["drop_ins"].size() == 1);
+    CHECK(u["drop_ins"][0]["content"].as<std::string>() ==
+          "[Unit]\nRequires=kontena-node-install.service\nAfter=kontena-node-install.service\n");
   }
-  CHECK(units == std::vector<std::string>{"kontena-bootstrap.service", "kontena-agent.service"});
+  // The installer first: coreos-cloudinit starts the units in this order.
+  CHECK(units == std::vector<std::string>{"kontena-node-install.service", "kontena-bootstrap.service",
+                                          "kontena-agent.service"});
+}
+
+TEST_CASE("render with artifact baked: true writes the shipped units verbatim and fetches nothing") {
+  TempDir dir;
+  const auto values = example_values(dir.path(), "{baked: true}");
+  for (const std::string format : {"ignition", "cloud-config"}) {
+    auto r = render_values(values, format, dir / ("user-data." + format));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto text = read_text(dir / ("user-data." + format));
+    CHECK(text.find("kontena-node-install") == std::string::npos);
+    CHECK(text.find("/etc/extensions") == std::string::npos);
+    CHECK(text.find("/opt/kontena-node") == std::string::npos);
+    CHECK(text.find("ExecStart=/usr/bin/kontena-bootstrap apply") != std::string::npos);
+  }
+}
+
+TEST_CASE("render refuses a missing or misplaced artifact with exit 78 naming the key and the fix") {
+  TempDir dir;
+  const auto refused = [&](const std::string& artifact, const std::string& format, const std::string& message) {
+    TempDir sub;
+    const auto values = artifact.empty() ? [&] {
+      auto v = example_values(sub.path(), "{baked: true}");
+      auto text = read_text(v);
+      write(v, text.substr(0, text.find("artifact: {baked: true}")));
+      return v;
+    }()
+                                         : example_values(sub.path(), artifact);
+    auto r = render_values(values, format, sub / "out");
+    INFO(artifact << " " << format << ": " << r.err);
+    CHECK(r.exit_code == 78);
+    CHECK(r.err.find(message) != std::string::npos);
+    CHECK_FALSE(fs::exists(sub / "out"));
+  };
+  const std::string hash(128, 'b');
+  refused("", "ignition", "values.yml: artifact: missing;");
+  refused("", "cloud-config", "or artifact: {baked: true} when the AMI has /usr/bin/kontena-*");
+  refused("{url: 'https://x.example.com/kontena-node-0.1.0-x86_64.tar.gz', sha512: " + hash + "}", "ignition",
+          "artifact: url: Ignition installs the systemd-sysext image");
+  refused("{url: 'https://x.example.com/kontena-node-0.1.0-x86-64.raw', sha512: " + hash + "}", "cloud-config",
+          "artifact: url: cloud-config installs the release tarball");
+  refused("{url: 's3://bucket/kontena-node-0.1.0-x86_64.tar.gz', sha512: " + hash + "}", "cloud-config",
+          "cloud-config fetches the tarball with curl: use an https:// URL");
+}
+
+TEST_CASE("the cloud-config installer fetches, checks and unpacks the tarball, and skips a second run") {
+  TempDir dir;
+  write(dir / "tree/kontena-node-0.1.0/bin/kontena-agent", "#!/bin/sh\necho kontena-agent 0.1.0\n");
+  fs::permissions(dir / "tree/kontena-node-0.1.0/bin/kontena-agent", fs::perms::owner_all, fs::perm_options::add);
+  write(dir / "tree/kontena-node-0.1.0/lib/libx.so.1", "lib");
+  REQUIRE(run({"/bin/tar", "-czf", (dir / "k.tar.gz").string(), "-C", (dir / "tree").string(), "kontena-node-0.1.0"})
+              .exit_code == 0);
+  auto sum = run({"/usr/bin/sha512sum", (dir / "k.tar.gz").string()});
+  REQUIRE(sum.exit_code == 0);
+  const auto hash = sum.out.substr(0, 128);
+  const auto script = (kSource / "cloud-config/install/install-kontena-node.sh").string();
+  Env env;
+  env.set["KONTENA_NODE_PREFIX"] = (dir / "opt/kontena-node").string();
+  env.set["KONTENA_NODE_URL"] = "file://" + (dir / "k.tar.gz").string();  // curl reads file: like https:
+  env.set["KONTENA_NODE_SHA512"] = hash;
+
+  auto first = run({"/bin/sh", script}, env);
+  INFO(first.out << first.err);
+  REQUIRE(first.exit_code == 0);
+  CHECK(first.out.find("installed kontena-agent 0.1.0 into") != std::string::npos);
+  CHECK(read_text(dir / "opt/kontena-node/lib/libx.so.1") == "lib");
+  CHECK(read_text(dir / "opt/kontena-node/.sha512") == hash + "\n");
+
+  auto second = run({"/bin/sh", script}, env);
+  CHECK(second.exit_code == 0);
+  CHECK(second.out.find("nothing to do") != std::string::npos);
+
+  // Another release whose hash does not match: refused, the installed tree stays whole.
+  env.set["KONTENA_NODE_SHA512"] = std::string(128, '0');
+  auto bad = run({"/bin/sh", script}, env);
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("failed to verify") != std::string::npos);
+  CHECK(read_text(dir / "opt/kontena-node/.sha512") == hash + "\n");
+  std::size_t leftovers = 0;
+  for (const auto& e : fs::directory_iterator(dir / "opt")) leftovers += e.path().filename() != "kontena-node";
+  CHECK(leftovers == 0);  // no half-unpacked work directory
 }
 
 TEST_CASE("render over 16 KB: cloud-config is gzipped and still whole - Ignition is refused with the fix") {
@@ -219,7 +361,8 @@ TEST_CASE("render over 16 KB: cloud-config is gzipped and still whole - Ignition
   for (int i = 0; big.size() < 20000; ++i) big += "# padding line " + std::to_string(i) + " of a large unit template\n";
   write(dir / "big.service", big);
   write(dir / "token", "big-grid-token-0123456789\n");
-  write(dir / "v.yml", "url: https://master.example.com\ntoken_file: token\ntemplates:\n  - file: big.service\n");
+  write(dir / "v.yml", "url: https://master.example.com\ntoken_file: token\ntemplates:\n  - file: big.service\n"
+                       "artifact: {baked: true}\n");
   Env env = offline_env();
   auto cc = run({binary("kontena-bootstrap"), "render", "--values", (dir / "v.yml").string(), "--format",
                  "cloud-config", "-o", (dir / "user-data.gz").string()},
@@ -288,6 +431,28 @@ TEST_CASE("shipped and rendered units pass systemd-analyze verify and their secu
   auto applied = run({binary("kontena-bootstrap"), "apply", "--root", (dir / "root").string()}, sim.env());
   REQUIRE(applied.exit_code == 0);
   files.push_back((dir / "root/run/systemd/system/efs-data.mount").string());
+  // The cloud-config installer unit, and the drop-ins render adds (in a unit path, where
+  // verify finds them next to their units).
+  files.push_back((kSource / "cloud-config/install/kontena-node-install.service").string());
+  for (const std::string format : {"ignition", "cloud-config"}) {
+    auto r = render(format, dir / ("render-" + format) / "user-data");
+    REQUIRE(r.exit_code == 0);
+  }
+  const auto ign = nlohmann::json::parse(read_text(dir / "render-ignition/user-data"));
+  for (const auto& u : ign["systemd"]["units"]) {
+    for (const auto& d : u["dropins"]) {
+      write(dir / "stubs" / (u["name"].get<std::string>() + ".d") / d["name"].get<std::string>(),
+            d["contents"].get<std::string>());
+    }
+  }
+  const auto cc = YAML::LoadFile((dir / "render-cloud-config/user-data").string());
+  for (const auto& u : cc["coreos"]["units"]) {
+    for (const auto& d : u["drop_ins"]) {
+      write(dir / "stubs" / (u["name"].as<std::string>() + ".d") / d["name"].as<std::string>(),
+            d["content"].as<std::string>());
+    }
+  }
+  write(dir / "stubs/kontena-node-install.service", read_text(kSource / "cloud-config/install/kontena-node-install.service"));
 
   std::vector<std::string> argv{"/usr/bin/systemd-analyze", "verify", "--man=no"};
   argv.insert(argv.end(), files.begin(), files.end());

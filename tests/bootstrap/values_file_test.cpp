@@ -44,3 +44,39 @@ TEST_CASE("values file: the master URL follows the agent's rules (path / only)")
   REQUIRE(ok.has_value());
   CHECK(ok->labels.strings() == std::vector<std::string>{"a=1", "b=2"});
 }
+
+TEST_CASE("values file: artifact takes {url, sha512} or {baked: true} and refuses what Ignition would not fetch") {
+  test::TempDir dir;
+  const std::string base = "url: https://master.example.com\ntoken_file: token\n";
+  const std::string hash(128, 'a');
+  auto ok = load(dir, base + "artifact:\n  url: s3://bucket/kontena-node-0.1.0-x86-64.raw\n  sha512: " +
+                          std::string(128, 'A') + "\n");
+  REQUIRE(ok.has_value());
+  REQUIRE(ok->artifact.has_value());
+  CHECK(ok->artifact->sha512 == hash);  // lowercased, as Ignition's verification.hash wants
+  CHECK_FALSE(ok->artifact->baked);
+
+  auto baked = load(dir, base + "artifact: {baked: true}\n");
+  REQUIRE(baked.has_value());
+  CHECK(baked->artifact->baked);
+
+  auto loopback = load(dir, base + "artifact: {url: 'http://127.0.0.1:8080/k.raw', sha512: " + hash + "}\n");
+  CHECK(loopback.has_value());
+
+  const auto refused = [&](const std::string& artifact, const std::string& message) {
+    auto v = load(dir, base + "artifact: " + artifact + "\n");
+    INFO(artifact);
+    REQUIRE_FALSE(v.has_value());
+    CHECK(v.error().exit_code() == exit_code::config);
+    CHECK_THAT(v.error().message, Catch::Contains(message));
+  };
+  refused("{url: 'http://downloads.example.com/k.raw', sha512: " + hash + "}",
+          "artifact.url: 'http://downloads.example.com/k.raw': use https:// or s3://");
+  refused("{url: 'ftp://example.com/k.raw', sha512: " + hash + "}", "use https:// or s3://");
+  refused("{url: 'https://example.com/k.raw', sha512: abc}", "artifact.sha512: expected the 128 hex digits");
+  refused("{url: 'https://example.com/k.raw'}", "artifact: set both url and sha512");
+  refused("{baked: true, url: 'https://example.com/k.raw'}", "baked: true installs nothing");
+  refused("{baked: maybe}", "artifact.baked: 'maybe' is not true or false");
+  refused("{sha: x}", "artifact.sha: unknown key");
+  refused("https://example.com/k.raw", "expected {url: ..., sha512: ...} or {baked: true}");
+}

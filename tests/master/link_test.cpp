@@ -24,6 +24,7 @@
 #include <csignal>
 #include <fstream>
 #include <future>
+#include <iostream>
 #include <mutex>
 #include <regex>
 #include <set>
@@ -186,8 +187,12 @@ TEST_CASE("run: close codes 4001 - 4010 - 4040 and 4041 stop the agent with thei
   MasterSim master;
   Agent agent(imds, master);
   REQUIRE(master.wait_for_status(kNode, "online", 10s));
+  const auto t0 = std::chrono::steady_clock::now();
   master.close(kNode, code, "closed by test");
   const auto exit = agent.process->wait_for(5s);
+  std::cerr << "measured: close " << code << " -> exit " << exit.value_or(-1) << " after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+            << " ms\n";
   INFO(agent.log());
   REQUIRE(exit.has_value());
   CHECK(*exit == exit_code);
@@ -196,17 +201,23 @@ TEST_CASE("run: close codes 4001 - 4010 - 4040 and 4041 stop the agent with thei
 }
 
 TEST_CASE("run: every other close code reconnects and the node comes back online") {
-  const int code = GENERATE(4000, 4002, 4020, 4030, 4031, 1011);
+  // Every close code the Kontena master sends (kontena v1.5.4: server/app/services/websocket_backend.rb,
+  // server/app/services/agent/node_plugger.rb) except the four above, and a server error.
+  const int code = GENERATE(4000, 4002, 4003, 4004, 4005, 4006, 4020, 4030, 4031, 1011);
   CAPTURE(code);
   ImdsSim imds;
   MasterSim master;
   Agent agent(imds, master);
   REQUIRE(master.wait_for_status(kNode, "online", 10s));
+  const auto t0 = std::chrono::steady_clock::now();
   master.close(kNode, code, "closed by test");
   const bool back = MasterSim::wait_until(
       [&] { return master.stats()["handshakes"].get<int>() >= 2 && master.node(kNode)["status"] == "online"; }, 10s);
   INFO(agent.log());
   CHECK(back);
+  std::cerr << "measured: close " << code << " -> online again after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+            << " ms\n";
   CHECK(agent.process->running());
   CHECK(agent.terminate() == 0);
 }
@@ -396,7 +407,11 @@ TEST_CASE("run: after the master is killed and restarted the agent reconnects wi
   CHECK(agent.process->running());
 
   sim = std::make_unique<BareMasterSim>(dir, port);
+  const auto restarted = std::chrono::steady_clock::now();
   const bool back = MasterSim::wait_until([&] { return sim->node(kNode).value("status", "") == "online"; }, 10s);
+  std::cerr << "measured: master SIGKILLed and restarted -> online again after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - restarted).count()
+            << " ms\n";
   const auto log = agent.log();
   INFO(log);
   CHECK(back);

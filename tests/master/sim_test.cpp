@@ -297,6 +297,20 @@ TEST_CASE("the simulator relays a request to the agent and returns its answer", 
   CHECK(relayed["result"].is_null());
 }
 
+TEST_CASE("raw frames: the bytes arrive as sent, padded when asked - bad input is refused", "[master_sim]") {
+  MasterSim sim;
+  Agent agent(sim, agent_headers(sim));
+  join(agent);
+  // [2, "/x", []]: a notification, sent byte for byte.
+  auto sent = sim.rest("POST", "/v1/_sim/raw", {{"node", "node-1"}, {"hex", "9302a22f7890"}});
+  CHECK(sent.status == 200);
+  CHECK(agent.notification("/x").params == Json::array());
+  CHECK(sim.rest("POST", "/v1/_sim/raw", {{"node", "node-1"}, {"hex", "9g"}}).status == 422);
+  CHECK(sim.rest("POST", "/v1/_sim/raw", {{"node", "node-1"}, {"hex", "930"}}).status == 422);
+  CHECK(sim.rest("POST", "/v1/_sim/raw", {{"node", "node-1"}, {"pad_to", 1ULL << 40U}}).status == 422);
+  CHECK(sim.rest("POST", "/v1/_sim/raw", {{"node", "nobody"}, {"hex", "c0"}}).status == 404);
+}
+
 TEST_CASE("keepalive: pongs update last_seen_at and silence closes 4030", "[master_sim]") {
   MasterSim sim({.args = {"--ping-interval", "200ms", "--pong-timeout", "300ms"}});
   Agent reader(sim, agent_headers(sim));

@@ -17,3 +17,10 @@ kn_add_test(master_sim_tests master/sim_test.cpp master/sim_services_test.cpp ma
             master/sim_logs_test.cpp master/sim_container_stats_test.cpp master/sim_volumes_test.cpp)
 target_link_libraries(master_sim_tests PRIVATE kn_master_sim)
 add_dependencies(master_sim_tests kontena-master-sim)
+
+# The master link's fault matrix (docs/fault-matrix.md, section Master): kontena-agent run
+# against a missing, unresolvable, wrongly certified, mute, half-open or restarting master,
+# and frames of garbage, oversized or wrongly typed MessagePack from the simulator.
+kn_add_test(master_fault_tests master/faults_test.cpp)
+target_link_libraries(master_fault_tests PRIVATE kn_http)
+add_dependencies(master_fault_tests kontena-agent kontena-master-sim)

@@ -228,6 +228,27 @@ awaitable<HttpResponse> sim_routes(SimState& state, const HttpRequest& req, cons
     for (Session* s : sessions) s->close(code, reason);
     co_return reply(req, http::status::ok, Json{{"closed", sessions.size()}});
   }
+  if (what == "raw" && r.method == http::verb::post) {
+    // {"node", "hex": bytes in hex, "pad_to": N (append zero bytes up to N), "text": bool}:
+    // one frame the agent must survive (garbage, wrongly shaped MessagePack, oversized).
+    Node* n = sim_node(state, r.body);
+    if (n == nullptr) co_return error(req, http::status::not_found, "Node not found");
+    const std::string hex = r.body.value("hex", std::string());
+    if (hex.size() % 2 != 0 || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+      co_return error(req, http::status::unprocessable_entity, "hex must hold pairs of hex digits");
+    }
+    rpc::Bytes bytes;
+    for (std::size_t i = 0; i < hex.size(); i += 2) {
+      bytes.push_back(static_cast<std::uint8_t>(std::stoul(hex.substr(i, 2), nullptr, 16)));
+    }
+    const auto pad_to = r.body.value("pad_to", std::uint64_t{0});
+    if (pad_to > (64U << 20U)) co_return error(req, http::status::unprocessable_entity, "pad_to must be at most 64 MiB");
+    if (bytes.size() < pad_to) bytes.resize(pad_to, 0);
+    auto sessions = state.sessions_of(n->key, true);
+    if (sessions.empty()) co_return error(req, http::status::conflict, "node has no live connection");
+    sessions.front()->send_raw(std::move(bytes), r.body.value("text", false));
+    co_return reply(req, http::status::ok, Json{{"sent", sessions.size()}});
+  }
   if (what == "request" && r.method == http::verb::post) {
     Node* n = sim_node(state, r.body);
     if (n == nullptr) co_return error(req, http::status::not_found, "Node not found");

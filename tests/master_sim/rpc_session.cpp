@@ -73,6 +73,11 @@ class WsSession final : public Session {
     queue_.push_back(Out{Out::Kind::message, rpc::encode(message)});
     wake_.cancel();
   }
+  void send_raw(rpc::Bytes bytes, bool text) override {
+    if (closing_ || ended_) return;
+    queue_.push_back(Out{text ? Out::Kind::text : Out::Kind::message, std::move(bytes)});
+    wake_.cancel();
+  }
   void ping_now() override {
     ping_now_ = true;
     ping_timer_.cancel();
@@ -81,7 +86,7 @@ class WsSession final : public Session {
 
  private:
   struct Out {
-    enum class Kind { message, ping, close } kind;
+    enum class Kind { message, text, ping, close } kind;
     rpc::Bytes bytes;
   };
 
@@ -275,8 +280,8 @@ awaitable<void> WsSession<Stream>::writer(std::shared_ptr<WsSession> keep) {
     Out out = std::move(queue_.front());
     queue_.pop_front();
     beast::error_code ec;
-    if (out.kind == Out::Kind::message) {
-      ws_.binary(true);
+    if (out.kind == Out::Kind::message || out.kind == Out::Kind::text) {
+      ws_.binary(out.kind == Out::Kind::message);
       auto [wec, n] = co_await ws_.async_write(asio::buffer(out.bytes), kUse);
       ec = wec;
     } else if (out.kind == Out::Kind::ping) {

@@ -76,6 +76,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Closes the connection with a close frame (idempotent).
   virtual void close(int code, std::string reason) = 0;
   virtual void send(const rpc::Message& message) = 0;
+  // Test only (POST /v1/_sim/raw): sends `bytes` as one data frame, unchecked, so tests can feed
+  // the agent garbage, wrongly shaped MessagePack and oversized frames; `text` sends a text frame.
+  virtual void send_raw(rpc::Bytes bytes, bool text) = 0;
   // Runs the next keepalive round now (after DELETE the pong check closes with 4040).
   virtual void ping_now() = 0;
   // Timings changed: recompute the next ping.

@@ -3,6 +3,8 @@
 #include "runtime/service_pod.hpp"
 #include "support/catch_result.hpp"
 
+#include <iostream>
+
 using namespace kn;
 using namespace kn::runtime;
 using nlohmann::json;
@@ -179,4 +181,61 @@ TEST_CASE("service pod list: good pods survive a bad one, whose key is kept - a 
 
   CHECK_FALSE(decode_service_pod_list(json::array()).has_value());
   CHECK_FALSE(decode_service_pod_list(json{{"error", "Node not found"}}).has_value());
+}
+
+namespace {
+
+// Every value of `doc` by JSON pointer: the keys of the pod and, inside arrays and objects,
+// every element down to the leaves.
+void collect_paths(const json& doc, const json::json_pointer& at, std::vector<json::json_pointer>& out) {
+  if (doc.is_object()) {
+    for (const auto& [key, value] : doc.items()) {
+      out.push_back(at / key);
+      collect_paths(value, at / key, out);
+    }
+  } else if (doc.is_array()) {
+    for (std::size_t i = 0; i < doc.size(); ++i) {
+      out.push_back(at / i);
+      collect_paths(doc[i], at / i, out);
+    }
+  }
+}
+
+}  // namespace
+
+// The fault matrix's "pod spec with every field of the wrong type" (docs/fault-matrix.md):
+// generated from the master serializer's pod above, not listed by hand. Each value anywhere
+// in the pod is replaced by each JSON type it does not have; the decoder must accept it (a
+// null means "not set" and takes the default) or fail with pod_invalid naming the pod and
+// the top-level key, never throw, and never echo the registry password.
+TEST_CASE("service pod: every field of the wrong type, systematically - a clear failure or a default, never a throw") {
+  const json pod = full_pod();
+  std::vector<json::json_pointer> paths;
+  collect_paths(pod, json::json_pointer(), paths);
+  const std::vector<json> values{nullptr, true, -1, std::uint64_t{1} << 40U, 2.5, "s", "", json::array(),
+                                 json::array({1}), json::object(), json{{"k", 1}}};
+  std::size_t tried = 0;
+  std::size_t refused = 0;
+  for (const auto& path : paths) {
+    const json& original = pod.at(path);
+    for (const auto& value : values) {
+      if (value == original) continue;
+      json doc = pod;
+      doc.at(path) = value;
+      CAPTURE(path.to_string(), value.dump());
+      ++tried;
+      Result<ServicePod> decoded = fail(Errc::pod_invalid, "not decoded");
+      REQUIRE_NOTHROW(decoded = decode_service_pod(doc));
+      if (decoded) continue;
+      ++refused;
+      CHECK(decoded.error().is(Errc::pod_invalid));
+      CHECK(decoded.error().message.find("failed to decode service pod '") == 0);
+      const std::string top = path.to_string().substr(1, path.to_string().find('/', 1) - 1);
+      CHECK(decoded.error().message.find(top) != std::string::npos);
+      CHECK(decoded.error().message.find("\"p\"") == std::string::npos);
+      CHECK(decoded.error().message.find("'p'") == std::string::npos);
+    }
+  }
+  std::cerr << "measured: " << tried << " wrongly typed pod specs, " << refused << " refused with the key named\n";
+  CHECK(refused > tried / 2);
 }

@@ -6,7 +6,7 @@
 namespace kn::test {
 
 AgentProcess::AgentProcess(const MasterSim& master, const Dockerd* docker, AgentOptions options)
-    : name(std::move(options.name)) {
+    : name(std::move(options.name)), prefix(std::move(options.prefix)) {
   env = master.env();
   if (docker != nullptr) {
     env = merge(env, docker->env());
@@ -34,7 +34,9 @@ AgentProcess::~AgentProcess() {
 
 void AgentProcess::start() {
   ++starts;
-  process = std::make_unique<Process>(std::vector<std::string>{binary("kontena-agent"), "run"}, env,
+  auto argv = prefix;
+  argv.insert(argv.end(), {binary("kontena-agent"), "run"});
+  process = std::make_unique<Process>(std::move(argv), env,
                                       dir / "agent.out", dir / ("agent-" + std::to_string(starts) + ".err"));
 }
 

@@ -20,6 +20,7 @@ struct AgentOptions {
   std::string name = "node-1";
   std::optional<bool> ephemeral;                              // KONTENA_EPHEMERAL; unset: the default
   std::vector<std::pair<std::string, std::string>> env;      // set last, override the above
+  std::vector<std::string> prefix;                            // run through this command (absolute path; it must exec)
 };
 
 struct AgentProcess {
@@ -39,6 +40,7 @@ struct AgentProcess {
 
   TempDir dir;
   std::string name;
+  std::vector<std::string> prefix;
   Env env;
   std::unique_ptr<Process> process;
   int starts = 0;
