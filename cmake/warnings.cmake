@@ -14,7 +14,13 @@ if(KN_WARNINGS_AS_ERRORS)
 endif()
 
 add_library(kn_sanitizers INTERFACE)
-if(KN_SANITIZE)
+# KN_SANITIZE: ON (ASan + UBSan, the dev preset: every test runs under them), thread (TSan, the
+# tsan preset) or OFF. -fno-sanitize-recover makes the first UBSan finding fatal, as ASan's are,
+# so a child process (agent, simulator) with a finding exits non-zero and its test fails.
+if(KN_SANITIZE STREQUAL "thread")
+  target_compile_options(kn_sanitizers INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(kn_sanitizers INTERFACE -fsanitize=thread)
+elseif(KN_SANITIZE)
   target_compile_options(kn_sanitizers INTERFACE
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
   target_link_options(kn_sanitizers INTERFACE -fsanitize=address,undefined)

@@ -13,6 +13,7 @@ packages=(
   docker.io dbus ignition
   docker-registry busybox-static apache2-utils
   python3 iproute2 procps
+  valgrind           # scripts/valgrind-agent.sh
   amazon-ec2-utils   # ec2-metadata: bench/run times the boot path next to it
   squashfs-tools patchelf rpm   # the artifact (tarball, sysext image) and the .rpm: packaging/
   debootstrap qemu-system-x86 e2fsprogs   # scripts/boot-test.sh: a real systemd guest
