@@ -89,10 +89,10 @@ void GridLeave::on_node_info(const std::optional<nlohmann::json>& node_info) {
 
 void GridLeave::start_drain(const lifecycle::NodeRef& ref) {
   drain_started_ = true;
-  boost::asio::post(worker_, [ref, base = in_.api_base, token = *in_.token] {
+  boost::asio::post(worker_, [ref, base = in_.api_base, tls = in_.tls, token = *in_.token] {
     auto logger = log::get("lifecycle");
     http::CurlTransport transport;
-    lifecycle::NodeApi api(transport, base, token.value, token.origin, kRestTimeout);
+    lifecycle::NodeApi api(transport, base, token.value, token.origin, kRestTimeout, tls);
     for (int attempt = 1;; ++attempt) {
       auto st = api.drain(ref);
       if (st) {
@@ -127,7 +127,7 @@ void GridLeave::on_stop(const std::optional<nlohmann::json>& node_info, int exit
     return;
   }
   http::CurlTransport transport;
-  lifecycle::NodeApi api(transport, in_.api_base, in_.token->value, in_.token->origin, kRestTimeout);
+  lifecycle::NodeApi api(transport, in_.api_base, in_.token->value, in_.token->origin, kRestTimeout, in_.tls);
   if (auto st = api.remove(*ref); !st) {
     logger->error("{}", st.error().message);
     return;

@@ -22,6 +22,7 @@ namespace kn::app {
 struct GridLeaveInputs {
   std::optional<ApiToken> token;   // none: the master is only told by the close
   std::string api_base;            // lifecycle::api_base_url(KONTENA_URL)
+  http::TlsOptions tls;            // KONTENA_SSL_VERIFY, SSL_CERT_FILE (KONTENA_SSL_HOSTNAME: not applied)
   std::optional<std::string> grid;  // the grid setting; default: the node info's grid
   std::string node_name;           // default name; the node info's name wins
   std::vector<std::string> labels;  // to say whether the master's cleanup will remove the node

@@ -202,7 +202,11 @@ int run_command(const AgentOptions& options) {
   logger->debug("serving master requests: {}", fmt::join(session.served_methods, " "));
 
   // Leaving the grid on a spot interruption or a scale-in (README.md "Leaving cleanly").
-  GridLeave leave({.token = *api_token, .api_base = *api_base, .grid = options.leave.grid, .node_name = node_name,
+  GridLeave leave({.token = *api_token,
+                   .api_base = *api_base,
+                   .tls = {.verify = options.tls.verify, .ca_file = options.tls.ca_file.value_or("")},
+                   .grid = options.leave.grid,
+                   .node_name = node_name,
                    .labels = shared.labels},
                   worker.get_executor());
   master::MasterLink* the_link = nullptr;  // for the hooks, which run only once it exists

@@ -176,6 +176,11 @@ HeaderList configure(CURL* easy, const Request& request, Sink& sink, char* error
     curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
   }
   if (!request.unix_socket.empty()) curl_easy_setopt(easy, CURLOPT_UNIX_SOCKET_PATH, request.unix_socket.c_str());
+  if (!request.tls.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, request.tls.ca_file.c_str());
+  if (!request.tls.verify) {
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
 
   if (request.method == "GET") {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);

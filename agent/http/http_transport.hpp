@@ -36,6 +36,13 @@ class StreamInterrupt {
   std::atomic<bool> flag_{false};
 };
 
+// How an https URL's certificate is checked: the master's REST calls verify as the master link
+// does (settings ssl-verify and ssl-cert-file).
+struct TlsOptions {
+  bool verify = true;
+  std::string ca_file;  // empty: libcurl's default CA bundle
+};
+
 struct Request {
   std::string method = "GET";
   std::string url;
@@ -46,6 +53,7 @@ struct Request {
   std::size_t max_response_bytes = 1U << 20U;
   std::string unix_socket;                   // non-empty: talk HTTP over this AF_UNIX socket
   bool allow_proxy = false;                  // IMDS and the Docker socket never go through a proxy
+  TlsOptions tls;
   // perform_stream only: who can end the stream, and how often `on_chunk` hears of silence.
   // Without an interrupt the stream ticks every 100 ms (the caller's only chance to stop it).
   StreamInterrupt* interrupt = nullptr;

@@ -39,9 +39,9 @@ Result<std::string> api_base_url(std::string_view kontena_url) {
 }
 
 NodeApi::NodeApi(http::Transport& transport, std::string base_url, std::string token, std::string token_origin,
-                 std::chrono::milliseconds timeout)
+                 std::chrono::milliseconds timeout, http::TlsOptions tls)
     : transport_(transport), base_url_(std::move(base_url)), token_(std::move(token)),
-      token_origin_(std::move(token_origin)), timeout_(timeout) {}
+      token_origin_(std::move(token_origin)), timeout_(timeout), tls_(std::move(tls)) {}
 
 Status NodeApi::drain(const NodeRef& ref) {
   return call("PUT", ref, nlohmann::json{{"availability", "drain"}}.dump(), "drain");
@@ -58,6 +58,7 @@ Status NodeApi::call(std::string method, const NodeRef& ref, std::string body, s
   req.body = std::move(body);
   req.timeout = timeout_;
   req.connect_timeout = std::min(timeout_, std::chrono::milliseconds(5000));
+  req.tls = tls_;
   req.allow_proxy = true;  // the master may well sit behind the site's proxy, as for the CLI
   const std::string subject = "failed to " + std::string(what) + " node " + ref.node + " of grid " + ref.grid +
                               " (" + req.method + " " + req.url + ")";

@@ -30,8 +30,9 @@ struct NodeRef {
 class NodeApi {
  public:
   // `token_origin` names where the token came from in messages ("KONTENA_API_TOKEN").
+  // `tls`: how an https master's certificate is checked (as the master link checks it).
   NodeApi(http::Transport& transport, std::string base_url, std::string token, std::string token_origin,
-          std::chrono::milliseconds timeout = std::chrono::seconds(10));
+          std::chrono::milliseconds timeout = std::chrono::seconds(10), http::TlsOptions tls = {});
 
   // Errc::master_api_rejected for 401, 403, 404 and 422 (retrying cannot help; the message
   // names the fix), Errc::master_unavailable for a transport failure or 5xx.
@@ -47,6 +48,7 @@ class NodeApi {
   std::string token_;  // secret
   std::string token_origin_;
   std::chrono::milliseconds timeout_;
+  http::TlsOptions tls_;
 };
 
 }  // namespace kn::lifecycle
