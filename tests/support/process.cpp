@@ -83,7 +83,9 @@ Process::~Process() {
 void Process::record_output() {
   if (recorded_) return;
   recorded_ = true;
-  if (!out_.empty()) record_log(name_ + " stdout", out_);
+  // stderr only: it is where every project binary and simulator logs (spdlog's stderr sink,
+  // agent/core/logging.hpp); stdout is a command's output, and `render` without -o prints the
+  // user-data, which carries the grid token by design.
   if (!err_.empty()) record_log(name_ + " stderr", err_);
 }
 
