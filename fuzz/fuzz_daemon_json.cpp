@@ -29,6 +29,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto merged = docker::merge_labels(current, *wanted, "daemon.json");
   if (!merged) return 0;
 
+  // Unchanged: `text` is the file as it was (docker/daemon_json.hpp), blank ones included.
+  if (!merged->changed) {
+    fuzz::check(merged->text == current.value_or(""), "an unchanged merge keeps the file byte for byte");
+    std::string_view body = current.value_or("");
+    if (body.starts_with("\xEF\xBB\xBF")) body.remove_prefix(3);
+    if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return 0;
+  }
   const auto doc = nlohmann::json::parse(merged->text, nullptr, false);
   fuzz::check(doc.is_object(), "the merged daemon.json is a JSON object", merged->text);
 
