@@ -251,6 +251,10 @@ Result<Values> load_values_file(const fs::path& path) {
       v.templates.push_back(std::move(t));
     }
   }
+  if (!valid_utf8(v.url)) return reader.error("url", "the URL is not UTF-8 text, which the user-data cannot carry");
+  for (const auto& t : v.templates) {
+    if (!valid_utf8(t.name)) return reader.error("templates", "a template name is not UTF-8 text");
+  }
   if (!valid_utf8(v.token)) {
     return reader.error(has_token ? "token" : "token_file", "the token is not UTF-8 text, which the user-data cannot carry");
   }

@@ -37,6 +37,8 @@ int hex_digit(char c) {
 // One word of a systemd list or command line: C escapes, "%%", and on Exec lines "$$". Any
 // unescaped separator, quote or lone specifier makes it not one literal word (nullopt).
 std::optional<std::string> parse_word(std::string_view w, bool exec) {
+  // An unquoted lone ";" separates commands (systemd checks the raw text, before unescaping).
+  if (exec && w == ";") return std::nullopt;
   std::string out;
   for (std::size_t i = 0; i < w.size(); ++i) {
     const char c = w[i];
@@ -63,7 +65,6 @@ std::optional<std::string> parse_word(std::string_view w, bool exec) {
       out += c;
     }
   }
-  if (exec && out == ";") return std::nullopt;
   return out;
 }
 
