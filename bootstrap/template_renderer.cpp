@@ -161,6 +161,13 @@ Result<std::string> render_unit_template(std::string_view text, const InstanceMe
         rendered += *value;
       }
     }
+    // Whatever the values (an empty one after "\ " too: no public IPv4 in a private subnet), a
+    // rendered line ends in a backslash only where the template's does, so no value joins the
+    // next line to this one (found by fuzz/fuzz_unit_template.cpp; fuzz/regressions/unit_template/).
+    if (!comment && trim(rendered).ends_with('\\') && !stripped.ends_with('\\')) {
+      return renderer.error(line_no, "the values make the line end with a backslash, which systemd reads as a line "
+                                     "continuation; move the variable or put it in Environment=");
+    }
     out += rendered;
     if (nl != std::string_view::npos) out += '\n';
     if (comment) continue;

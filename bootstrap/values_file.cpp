@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdint>
 
 namespace kn::bootstrap {
 namespace {
@@ -54,6 +55,28 @@ class Reader {
  private:
   fs::path path_;
 };
+
+// Whether `text` is UTF-8 (RFC 3629: no overlong forms, surrogates or code points past
+// U+10FFFF). The user-data is YAML or JSON, which carry Unicode text only: yaml-cpp writes other
+// bytes as they are and reads them back as U+FFFD, so a token with one stray byte reached the
+// instance changed (found by fuzz/fuzz_render_payload.cpp; fuzz/regressions/render_payload/).
+bool valid_utf8(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t n = c < 0x80 ? 1 : (c >> 5U) == 0x6 ? 2 : (c >> 4U) == 0xE ? 3 : (c >> 3U) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > text.size()) return false;
+    std::uint32_t cp = n == 1 ? c : c & (0x7FU >> n);
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto cc = static_cast<unsigned char>(text[i + k]);
+      if ((cc & 0xC0U) != 0x80U) return false;
+      cp = (cp << 6U) | (cc & 0x3FU);
+    }
+    static constexpr std::array<std::uint32_t, 5> kMin{0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n;
+  }
+  return true;
+}
 
 // Whether a template name is a unit or a drop-in of one (see unit_installer.hpp).
 bool valid_template_name(const std::string& name) {
@@ -288,6 +311,9 @@ Result<Values> load_values_file(const fs::path& path) {
       if (auto rendered = render_unit_template(t.text, *sample, file.string()); !rendered) {
         return Failure(Errc::template_invalid, rendered.error().message);
       }
+      if (!valid_utf8(t.text)) {
+        return reader.error(key + ".file", file.string() + " is not UTF-8 text, which the user-data (YAML or JSON) cannot carry");
+      }
       v.templates.push_back(std::move(t));
     }
   }
@@ -296,6 +322,16 @@ Result<Values> load_values_file(const fs::path& path) {
     auto artifact = read_artifact(reader, node);
     if (!artifact) return artifact.error();
     v.artifact = std::move(*artifact);
+  }
+  if (!valid_utf8(v.url)) return reader.error("url", "the URL is not UTF-8 text, which the user-data cannot carry");
+  for (const auto& t : v.templates) {
+    if (!valid_utf8(t.name)) return reader.error("templates", "a template name is not UTF-8 text");
+  }
+  if (!valid_utf8(v.token)) {
+    return reader.error(has_token ? "token" : "token_file", "the token is not UTF-8 text, which the user-data cannot carry");
+  }
+  for (const auto& label : v.labels.items()) {
+    if (!valid_utf8(label.str())) return reader.error("node_labels", "a label is not UTF-8 text (" + label.key + ")");
   }
   return v;
 }

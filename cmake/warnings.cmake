@@ -25,6 +25,11 @@ elseif(KN_SANITIZE)
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
   target_link_options(kn_sanitizers INTERFACE -fsanitize=address,undefined)
 endif()
+if(KN_FUZZ)
+  # Coverage feedback for libFuzzer in every project library; only fuzz/ executables link
+  # the libFuzzer main (-fsanitize=fuzzer, fuzz/CMakeLists.txt).
+  target_compile_options(kn_sanitizers INTERFACE -fsanitize=fuzzer-no-link)
+endif()
 
 add_library(kn_options INTERFACE)
 target_link_libraries(kn_options INTERFACE kn_warnings kn_sanitizers)

@@ -10,6 +10,7 @@ packages=(
   libboost1.81-dev libboost-system1.81-dev libboost-url1.81-dev
   libsystemd-dev systemd
   catch2 libcli11-dev
+  clang libclang-rt-14-dev   # the libFuzzer fuzzers (fuzz preset, scripts/fuzz.sh)
   docker.io dbus ignition
   docker-registry busybox-static apache2-utils
   python3 iproute2 procps

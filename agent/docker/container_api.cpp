@@ -1,5 +1,6 @@
 #include "docker/container_api.hpp"
 
+#include "core/json_text.hpp"
 #include "core/logging.hpp"
 #include "docker/image_ref.hpp"
 #include "docker/json_lines.hpp"
@@ -90,7 +91,7 @@ std::string encode_registry_auth(const RegistryAuth& auth, std::string_view imag
   const std::string server = auth.server_address.empty() ? registry_host_of(image) : auth.server_address;
   const nlohmann::json doc = {
       {"username", auth.username}, {"password", auth.password}, {"email", auth.email}, {"serveraddress", server}};
-  return base64url(doc.dump());
+  return base64url(json_text(doc));
 }
 
 Result<ContainerApi> ContainerApi::connect(std::string docker_host) {
@@ -173,7 +174,7 @@ Result<std::string> ContainerApi::create(std::string_view name, const nlohmann::
   const std::string what = "create container " + quoted(name);
   const auto url =
       name.empty() ? api_url(engine_, "/containers/create") : api_url(engine_, "/containers/create", {{"name", name}});
-  auto response = send(what, "POST", url, kCallTimeout, body.dump());
+  auto response = send(what, "POST", url, kCallTimeout, json_text(body));
   if (!response) return response.error();
   if (response->status != 201) return engine_failure(what, *response);
   auto doc = parse_json(what, *response);
@@ -346,7 +347,7 @@ Status ContainerApi::logs(std::string_view id, const OutputSink& on_output, std:
 Result<std::string> ContainerApi::create_exec(std::string_view container_id, const nlohmann::json& config) {
   const std::string what = "create an exec in container " + quoted(container_id);
   auto response = send(what, "POST", api_url(engine_, container_path(container_id, "exec")), kCallTimeout,
-                       config.dump());
+                       json_text(config));
   if (!response) return response.error();
   if (response->status != 201) return engine_failure(what, *response);
   auto doc = parse_json(what, *response);
@@ -442,7 +443,7 @@ Result<nlohmann::json> ContainerApi::inspect_volume(std::string_view name) {
 Result<nlohmann::json> ContainerApi::create_volume(const nlohmann::json& body) {
   const std::string name = body.value("Name", "");
   const std::string what = "create volume " + quoted(std::string_view(name));
-  auto response = send(what, "POST", api_url(engine_, "/volumes/create"), kCallTimeout, body.dump());
+  auto response = send(what, "POST", api_url(engine_, "/volumes/create"), kCallTimeout, json_text(body));
   if (!response) return response.error();
   if (response->status != 201) return engine_failure(what, *response);
   return parse_json(what, *response);

@@ -56,6 +56,11 @@ Result<Json> parse_config(std::optional<std::string_view> current, std::string_v
     const std::size_t index = e.byte > 0 ? e.byte - 1 : 0;
     return invalid(file_name, "not valid JSON at " + position_of(text, index) + ": " + parse_reason(e) +
                                   "; fix the file (dockerd cannot read it either), it was left unchanged");
+  } catch (const nlohmann::json::exception& e) {
+    // A number past double's range ("1e999") is out_of_range.406, not a parse_error: it ended
+    // the agent (found by fuzz/fuzz_daemon_json.cpp; fuzz/regressions/daemon_json/).
+    return invalid(file_name, "not valid JSON: " + std::string(e.what()).substr(std::string(e.what()).find(']') + 2) +
+                                  "; fix the file, it was left unchanged");
   }
   if (!doc.is_object()) {
     return invalid(file_name, "the top level must be a JSON object ({...}), found " + std::string(doc.type_name()) +

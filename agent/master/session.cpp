@@ -1,5 +1,6 @@
 #include "master/session.hpp"
 
+#include "core/json_text.hpp"
 #include "core/logging.hpp"
 #include "master/backoff.hpp"
 
@@ -285,7 +286,7 @@ void Session::on(const event::Frame& e, Actions& out) {
         return;
       }
       node_ = p[0];
-      log::get("master")->debug("node_info: {}", node_->dump());
+      log::get("master")->debug("node_info: {}", json_text(*node_));
       if (!stats_running_) {
         // kontena v1.5.4: agent/lib/kontena/workers/node_stats_worker.rb starts on the first node_info of each connection.
         stats_running_ = true;
@@ -327,7 +328,7 @@ std::string error_text(const rpc::Value& error) {
       break;
     }
   }
-  if (text.empty()) text = error.dump();
+  if (text.empty()) text = json_text(error);
   if (error.is_object() && error.contains("code") && error["code"].is_number_integer()) {
     text += " (code " + std::to_string(error["code"].get<std::int64_t>()) + ")";
   }
@@ -346,12 +347,12 @@ void Session::on_response(const rpc::Response& resp, Actions& out) {
   pending_.erase(it);
   if (!resp.error.is_null()) {
     if (p.tag) {
-      log::get("master")->debug("master answered {} with error {}", p.method, resp.error.dump());
+      log::get("master")->debug("master answered {} with error {}", p.method, json_text(resp.error));
       out.emplace_back(action::CallDone{*p.tag, fail(Errc::master_rpc_error, "failed to call " + p.method +
                                                                                  " on the master at " + config_.url +
                                                                                  ": " + error_text(resp.error))});
     } else {
-      log::get("master")->warn("master answered {} with error {}", p.method, resp.error.dump());
+      log::get("master")->warn("master answered {} with error {}", p.method, json_text(resp.error));
     }
     return;
   }

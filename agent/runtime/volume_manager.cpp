@@ -1,5 +1,6 @@
 #include "runtime/volume_manager.hpp"
 
+#include "core/json_text.hpp"
 #include "core/logging.hpp"
 #include "docker/container_api.hpp"
 
@@ -34,7 +35,7 @@ Result<std::vector<NodeVolume>> decode_node_volumes(const json& reply) {
   if (!reply.is_object() || !reply.contains("volumes") || !reply["volumes"].is_array()) {
     return fail(Errc::rpc_decode_failed,
                 "failed to read the master's /node_volumes/list answer: expected {volumes: [...]}, got " +
-                    reply.dump().substr(0, 200));
+                    json_text(reply).substr(0, 200));
   }
   std::vector<NodeVolume> out;
   for (const auto& entry : reply["volumes"]) {
@@ -50,7 +51,7 @@ Result<std::vector<NodeVolume>> decode_node_volumes(const json& reply) {
       return fail(Errc::rpc_decode_failed,
                   "failed to read the master's /node_volumes/list answer: an entry without name or "
                   "volume_instance_id: " +
-                      entry.dump().substr(0, 200));
+                      json_text(entry).substr(0, 200));
     }
     out.push_back(std::move(v));
   }
@@ -61,7 +62,7 @@ json volume_create_body(const NodeVolume& volume) {
   // Docker wants every DriverOpts value as a string; the master passes what the stack file said.
   json opts = json::object();
   for (const auto& [key, value] : volume.driver_opts.items()) {
-    opts[key] = value.is_string() ? value.get<std::string>() : value.dump();
+    opts[key] = value.is_string() ? value.get<std::string>() : json_text(value);
   }
   return json{{"Name", volume.name},
               {"Driver", volume.driver},

@@ -64,7 +64,9 @@ class BusError {
   }
 
  private:
-  sd_bus_error error_ = SD_BUS_ERROR_NULL;
+  // {} is SD_BUS_ERROR_NULL ({NULL, NULL, 0} in sd-bus.h) without its C99 compound literal,
+  // which clang's -Wpedantic refuses in C++ (the fuzz preset).
+  sd_bus_error error_{};
 };
 
 class BusServiceManager final : public ServiceManager {

@@ -1,5 +1,7 @@
 #include "support/master_sim.hpp"
 
+#include "support/record.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -34,12 +36,6 @@ std::string random_token(std::size_t bytes) {
   return out;
 }
 
-void write_private_file(const std::filesystem::path& path, const std::string& content) {
-  std::ofstream out(path, std::ios::trunc);
-  out << content << "\n";
-  out.close();
-  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-}
 
 void openssl(const std::vector<std::string>& args) {
   std::vector<std::string> argv{"/usr/bin/openssl"};
@@ -90,7 +86,9 @@ TlsFiles make_tls_files(const std::filesystem::path& dir, const std::vector<std:
 
 MasterSim::MasterSim(MasterSimOptions options) : options_(std::move(options)) {
   if (options_.grid_token.empty()) options_.grid_token = random_token(32);
-  write_private_file(grid_token_file(), options_.grid_token);
+  record_secret(options_.grid_token);
+  record_secret(options_.api_token);
+  write_private_file(grid_token_file(), options_.grid_token + "\n");
   std::vector<std::string> argv{binary("kontena-master-sim"),
                                 "--listen", "127.0.0.1", "--port", "0",
                                 "--port-file", (dir_ / "port").string(),
@@ -98,7 +96,7 @@ MasterSim::MasterSim(MasterSimOptions options) : options_(std::move(options)) {
                                 "--grid-token-file", grid_token_file().string(),
                                 "--master-version", options_.master_version};
   if (!options_.api_token.empty()) {
-    write_private_file(dir_ / "api-token", options_.api_token);
+    write_private_file(dir_ / "api-token", options_.api_token + "\n");
     argv.insert(argv.end(), {"--api-token-file", (dir_ / "api-token").string()});
   }
   if (options_.tls) {
@@ -216,7 +214,9 @@ nlohmann::json MasterSim::create_node(const std::string& name, const std::string
   nlohmann::json body{{"name", name}};
   if (!token.empty()) body["token"] = token;
   if (!labels.empty()) body["labels"] = labels;
-  return checked("POST", "/v1/grids/" + grid() + "/nodes", body);
+  auto node = checked("POST", "/v1/grids/" + grid() + "/nodes", body);
+  if (node.contains("token") && node["token"].is_string()) record_secret(node["token"].get<std::string>());
+  return node;
 }
 
 nlohmann::json MasterSim::update_node(const std::string& name_or_id, const nlohmann::json& changes) const {

@@ -1,5 +1,7 @@
 #include "support/process.hpp"
 
+#include "support/record.hpp"
+
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -8,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -28,7 +31,11 @@ TempDir::~TempDir() {
 }
 
 Process::Process(std::vector<std::string> argv, const Env& env, const std::filesystem::path& out,
-                 const std::filesystem::path& err) {
+                 const std::filesystem::path& err)
+    : name_(argv.empty() ? std::string() : std::filesystem::path(argv.front()).filename().string()),
+      out_(out),
+      err_(err) {
+  record_argv(argv);
   std::map<std::string, std::string> vars;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string_view kv(*e);
@@ -70,6 +77,16 @@ Process::~Process() {
     int st = 0;
     ::waitpid(pid_, &st, 0);
   }
+  record_output();
+}
+
+void Process::record_output() {
+  if (recorded_) return;
+  recorded_ = true;
+  // stderr only: it is where every project binary and simulator logs (spdlog's stderr sink,
+  // agent/core/logging.hpp); stdout is a command's output, and `render` without -o prints the
+  // user-data, which carries the grid token by design.
+  if (!err_.empty()) record_log(name_ + " stderr", err_);
 }
 
 std::optional<int> Process::wait_for(std::chrono::milliseconds timeout) {
@@ -80,6 +97,7 @@ std::optional<int> Process::wait_for(std::chrono::milliseconds timeout) {
     const pid_t r = ::waitpid(pid_, &st, WNOHANG);
     if (r == pid_) {
       status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      record_output();
       return status_;
     }
     if (std::chrono::steady_clock::now() >= end) return std::nullopt;
@@ -113,6 +131,23 @@ RunResult run(std::vector<std::string> argv, const Env& env, std::chrono::millis
   result.out = read_text(dir / "out");
   result.err = read_text(dir / "err");
   return result;
+}
+
+void write_private_file(const std::filesystem::path& path, std::string_view content) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("failed to create " + path.string() + ": " + std::strerror(errno));
+  ::fchmod(fd, 0600);  // an existing file keeps its mode through O_TRUNC
+  std::string_view rest = content;
+  while (!rest.empty()) {
+    const auto n = ::write(fd, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      throw std::runtime_error("failed to write " + path.string() + ": " + std::strerror(errno));
+    }
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  ::close(fd);
 }
 
 std::string binary(std::string_view name) { return std::string(KN_BIN_DIR) + "/" + std::string(name); }

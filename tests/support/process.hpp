@@ -52,8 +52,13 @@ class Process {
   bool running();
 
  private:
+  void record_output();  // support/record.hpp: once the process has ended
+
   pid_t pid_ = -1;
   std::optional<int> status_;
+  std::string name_;
+  std::filesystem::path out_, err_;
+  bool recorded_ = false;
 };
 
 struct RunResult {
@@ -68,6 +73,9 @@ RunResult run(std::vector<std::string> argv, const Env& env = {},
               std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 std::string read_text(const std::filesystem::path& path);
+// A secret file (token, password) created 0600 by open(2), so it is never readable by others,
+// not even between creation and a chmod.
+void write_private_file(const std::filesystem::path& path, std::string_view content);
 
 // Path of a binary the build made (build/bin/NAME).
 std::string binary(std::string_view name);

@@ -1,6 +1,7 @@
 #include "support/registry.hpp"
 
 #include "http/curl_transport.hpp"
+#include "support/record.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -40,13 +41,11 @@ Registry::Registry(RegistryOptions options) {
   // Configuration reference: https://distribution.github.io/distribution/about/configuration/
   std::string auth;
   if (!options.username.empty()) {
+    record_secret(options.password);
     // -C 4: the lowest bcrypt cost keeps each authenticated request fast in tests. -i reads
     // the password from stdin (a 0600 file here), so it is in no process's argv.
     const auto secret = dir_ / "password";
-    {
-      std::ofstream(secret) << options.password << "\n";
-    }
-    std::filesystem::permissions(secret, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    write_private_file(secret, options.password + "\n");
     auto made = run({"/bin/sh", "-c", std::string(kHtpasswd) + " -iBn -C 4 \"$1\" < \"$2\"", "htpasswd",
                      options.username, secret.string()});
     std::filesystem::remove(secret);
