@@ -1,6 +1,8 @@
 // Property checks inside fuzzers: a broken property is a crash libFuzzer keeps as an input
 // (and the replay ctest reports), with one line saying which property broke.
 #pragma once
+#include "core/logging.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -15,6 +17,12 @@ namespace kn::fuzz {
 
 inline void check(bool holds, const char* what, std::string_view detail = {}) {
   if (!holds) property_broken(what, detail);
+}
+
+// Logging off, once per process: the fuzzers feed the product errors by the million.
+inline void quiet_logs() {
+  static const bool once = (log::setup(spdlog::level::off), true);
+  (void)once;
 }
 
 // Splits a fuzz input into fields at '\x01' (keeps every field arbitrary bytes otherwise).

@@ -39,11 +39,7 @@ struct ScratchFile {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const bool quiet = [] {
-    log::setup(spdlog::level::off);
-    return true;
-  }();
-  (void)quiet;
+  fuzz::quiet_logs();
   static const ScratchFile scratch;
   scratch.write(data, size);
 

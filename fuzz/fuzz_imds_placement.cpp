@@ -55,11 +55,7 @@ class FuzzTransport final : public http::Transport {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const bool quiet = [] {
-    log::setup(spdlog::level::off);
-    return true;
-  }();
-  (void)quiet;
+  fuzz::quiet_logs();
 
   FuzzTransport transport(std::string_view(reinterpret_cast<const char*>(data), size));
   ManualClock clock;

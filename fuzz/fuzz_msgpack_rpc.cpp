@@ -14,11 +14,7 @@
 using namespace kn;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const bool quiet = [] {
-    log::setup(spdlog::level::off);
-    return true;
-  }();
-  (void)quiet;
+  fuzz::quiet_logs();
 
   const auto decoded = rpc::decode(data, size);
   if (decoded) {

@@ -104,11 +104,7 @@ std::string_view rtrim(std::string_view s) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const bool quiet = [] {
-    log::setup(spdlog::level::off);
-    return true;
-  }();
-  (void)quiet;
+  fuzz::quiet_logs();
 
   std::string_view rest(reinterpret_cast<const char*>(data), size);
   const std::string_view text = fuzz::next_field(rest);
