@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Checks that every row of docs/fault-matrix.md names a test that ctest runs.
 
-Each table row ends in a `test` column holding one ctest name in backticks (binary:case, as
-catch_discover_tests registers it). A name ctest does not know (a renamed or deleted test
-case, a typo) fails the check, one line per row, so the table cannot claim what no test runs.
+Each table row ends in a `test` column holding ctest names in backticks (binary:case, as
+catch_discover_tests registers it; several separated by commas), or "same test ..." for the
+tests of the row above. A name ctest does not know (a renamed or deleted test case, a typo)
+fails the check, one line per name, so the table cannot claim what no test runs; so does a
+row that names no test at all.
 Usage: scripts/check-fault-matrix.py --source . --build build     (exit 0: every name runs)
 """
 import argparse
@@ -16,8 +18,10 @@ ROW = re.compile(r"^\|(?P<cells>.*)\|\s*$")
 
 
 def matrix_tests(doc):
-    """(line number, test name) for each table row of `doc`, header and rule rows skipped."""
+    """(line number, test name) for each test a table row of `doc` names, header and rule rows
+    skipped; a row naming none yields its cell as the name, which no ctest has."""
     out = []
+    previous = []
     for number, line in enumerate(doc.read_text().splitlines(), 1):
         m = ROW.match(line)
         if not m:
@@ -26,8 +30,11 @@ def matrix_tests(doc):
         last = cells[-1]
         if last in ("test", "") or set(last) <= set("-: "):
             continue
-        name = re.fullmatch(r"`([^`]+)`", last)
-        out.append((number, name[1] if name else last))
+        names = re.findall(r"`([^`]+)`", last)
+        if not names and last.startswith("same") and previous:
+            names = previous
+        previous = names
+        out.extend((number, name) for name in (names or [last]))
     return out
 
 
@@ -47,7 +54,7 @@ def main():
     missing = [(n, name) for n, name in rows if name not in known]
     for n, name in missing:
         print(f"{doc}:{n}: no ctest named '{name}' (fix the name in the table, or the test case)")
-    print(f"{len(rows)} fault-matrix rows, {len(rows) - len(missing)} name a ctest")
+    print(f"{len(rows)} test names in the fault matrix, {len(rows) - len(missing)} of them ctests")
     return 1 if missing or not rows else 0
 
 

@@ -213,7 +213,7 @@ TEST_CASE("artifact: the tarball runs in a chroot that holds only glibc - --vers
   CHECK(loaded.count("/opt/kontena-node/lib/libcurl.so.4") == 1);
 
   write(root / "work/grid-token", "chroot-test-grid-token\n");
-  write(root / "work/values.yml", "url: https://master.example.com\ntoken_file: grid-token\nnode_labels: [disk=ssd]\n");
+  write(root / "work/values.yml", "url: https://master.example.com\ntoken_file: grid-token\nnode_labels: [disk=ssd]\nartifact: {baked: true}\n");
   auto render = run_in_chroot(
       root, {"/opt/kontena-node/bin/kontena-bootstrap", "render", "--values", "/work/values.yml", "--format", "ignition"},
       env);
