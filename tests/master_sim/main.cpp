@@ -120,9 +120,6 @@ int main(int argc, char** argv) try {
   }
 
   kn::log::setup(kn::log::parse_level(log_level));
-  // Before the state: the state's pending callbacks hold timers of this io_context, so it must
-  // be destroyed after them.
-  asio::io_context io(1);
   kn::master_sim::SimState state;
   state.log = kn::log::get("master-sim");
   state.master_version = master_version;
@@ -164,6 +161,13 @@ int main(int argc, char** argv) try {
                                                    "': not an IP address; use 127.0.0.1 or ::1"));
   }
 
+  asio::io_context io(1);
+  // The sessions (destroyed with `io`) unregister from the state, so the state outlives `io`;
+  // but its on_config_changed holds timers of `io`, so that one goes first.
+  struct DropTimers {
+    kn::master_sim::SimState& state;
+    ~DropTimers() { state.on_config_changed = nullptr; }
+  } drop_timers{state};
   kn::master_sim::Server server(io, state, tls);
   auto bound = server.listen(address, port);
   if (!bound) return fail_with(bound.error());
