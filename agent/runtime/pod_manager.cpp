@@ -442,13 +442,20 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
       const auto delay = outcome.retry_in ? std::chrono::duration_cast<Clock::duration>(*outcome.retry_in)
                                           : *outcome.wake_at - clock_->now();
       w->timer.expires_after(std::max<Clock::duration>(delay, Clock::duration::zero()));
-      w->timer.async_wait(asio::bind_executor(w->strand, [self = weak(), ww = std::weak_ptr<Worker>(w)](
-                                                              boost::system::error_code ec) {
+      // The wait completes on the loop holding weak references only, then hops onto the strand:
+      // a wait still queued when the loop is torn down holds nothing of the pool (a handler
+      // bound to the strand would, and the pool is gone by then).
+      w->timer.async_wait([self = weak(), ww = std::weak_ptr<Worker>(w)](boost::system::error_code ec) {
         auto s = self.lock();
         auto wp = ww.lock();
         if (ec || !s || !wp || s->stopped_) return;
-        s->apply(wp);
-      }));
+        asio::post(wp->strand, [self, ww] {
+          auto s2 = self.lock();
+          auto w2 = ww.lock();
+          if (!s2 || !w2 || s2->stopped_) return;
+          s2->apply(w2);
+        });
+      });
     }
     if (outcome.gone) {
       on_loop([key = w->key, ww = std::weak_ptr<Worker>(w)](Impl& self) {

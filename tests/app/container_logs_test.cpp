@@ -296,8 +296,15 @@ TEST_CASE("container logs: a master that reads slowly throttles the follower - m
   // The follower holds one batch (10 lines) and libcurl's 16 KiB buffer: with its thread, the
   // batch's JSON and MessagePack copies and allocator slack under 2 MiB more than idle
   // (measured: about 0.3 MiB). Holding the 4 MB of output instead would break this bound.
-  CHECK(peak.rss_kib - idle.rss_kib < 2 * 1024);
-  CHECK(peak.private_dirty_kib - idle.private_dirty_kib < 2 * 1024);
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's size classes, redzones and shadow pages add about 1.8 MiB here (measured 2.1 MiB in
+  // all); 3 MiB still tells a bounded follower from one holding the 4 MB backlog.
+  constexpr long kBoundKib = 3 * 1024;
+#else
+  constexpr long kBoundKib = 2 * 1024;
+#endif
+  CHECK(peak.rss_kib - idle.rss_kib < kBoundKib);
+  CHECK(peak.private_dirty_kib - idle.private_dirty_kib < kBoundKib);
 
   // At full speed again the backlog drains: every line, in order.
   s.master.configure({{"read_delay_ms", 0}});
