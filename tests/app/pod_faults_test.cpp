@@ -27,15 +27,12 @@ using kn::test::LoopbackPort;
 using kn::test::Dockerd;
 using kn::test::MasterSim;
 using kn::test::Registry;
+using kn::test::ms_since;
 using kn::test::wait_until;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-long ms_since(Clock::time_point t0) {
-  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
-}
 
 // A node with a private dockerd, and a loopback registry holding the busybox image.
 struct Rig {

@@ -7,6 +7,7 @@
 #include "imds/placement_reader.hpp"
 #include "support/catch_result.hpp"
 #include "support/imds_sim.hpp"
+#include "support/process.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,6 +21,7 @@
 using namespace std::chrono_literals;
 using kn::Errc;
 using kn::test::ImdsSim;
+using kn::test::ms_since;
 
 namespace {
 
@@ -37,10 +39,6 @@ kn::imds::Options quick(std::string endpoint) {
   o.request_timeout = 300ms;
   o.deadline = 1500ms;
   return o;
-}
-
-long long ms_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
 }
 
 // A loopback listener whose accept queue is full: the kernel drops further SYNs, so a connect

@@ -29,10 +29,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-long ms_since(Clock::time_point t0) {
-  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
-}
-
 std::size_t count_of(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
   for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
@@ -421,7 +417,7 @@ TEST_CASE("master fault: a master restarting in a loop - the agent is back onlin
   const int port = sim->port;
   AgentProcess agent(like, nullptr, {.env = {{"KONTENA_URL", "http://127.0.0.1:" + std::to_string(port) + "/"}}});
   REQUIRE(wait_until([&] { return sim->node_status(agent.name) == "online"; }, 10s));
-  long worst = 0;
+  long long worst = 0;
   for (int round = 0; round < 5; ++round) {
     CAPTURE(round);
     sim->process->signal(round % 2 == 0 ? SIGKILL : SIGTERM);  // an abrupt reset, then a clean stop

@@ -84,6 +84,11 @@ std::string binary(std::string_view name);
 // for what they need, never for a fixed time.
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// Milliseconds since `start`: what the fault tests print as their measured recovery.
+inline long long ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+}
+
 // The port a simulator wrote to its --port-file; nullopt when `process` ended or `timeout`
 // passed before the file held a number.
 std::optional<int> wait_for_port_file(const std::filesystem::path& file, Process& process,
