@@ -6,8 +6,8 @@
 //  - escaping then parsing the way systemd does (systemd.syntax(7) "Quoting", specifiers,
 //    systemd.service(5) "$$") gives the value back, as exactly one word;
 //  - the env-file quoting parses back the same way (systemd.exec(5) EnvironmentFile=);
-//  - a rendered unit has exactly the template's lines (no value adds a line, a directive or a
-//    line continuation).
+//  - a rendered unit has exactly the template's lines (no value adds a line, a directive, a
+//    comment or a line continuation; a comment's last character is free, systemd skips it).
 #include "bootstrap/metadata_env.hpp"
 #include "bootstrap/template_renderer.hpp"
 #include "bootstrap/unit_escape.hpp"
@@ -101,6 +101,11 @@ std::string_view rtrim(std::string_view s) {
   return s;
 }
 
+bool is_comment(std::string_view line) {
+  const auto first = line.find_first_not_of(" \t\n\r\v\f");
+  return first != std::string_view::npos && (line[first] == '#' || line[first] == ';');
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -145,7 +150,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   while (!in.empty() || !out.empty()) {
     const auto in_line = in.substr(0, in.find('\n'));
     const auto out_line = out.substr(0, out.find('\n'));
-    fuzz::check(!rtrim(out_line).ends_with('\\') || rtrim(in_line).ends_with('\\'),
+    // systemd skips comment lines before it joins continued ones (conf-parser.c): a comment
+    // stays a comment, and its last character does not matter.
+    fuzz::check(is_comment(out_line) == is_comment(in_line), "a value never makes or unmakes a comment", out_line);
+    fuzz::check(is_comment(out_line) || !rtrim(out_line).ends_with('\\') || rtrim(in_line).ends_with('\\'),
                 "a value never turns a line into a continuation", out_line);
     fuzz::check(std::ranges::count(out_line, '\r') == std::ranges::count(in_line, '\r'),
                 "a value never adds a carriage return", out_line);

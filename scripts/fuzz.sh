@@ -2,25 +2,28 @@
 # Runs every libFuzzer fuzzer (fuzz/, the `fuzz` preset: clang, ASan + UBSan) for N seconds
 # each, two at a time, starting from the committed seeds (fuzz/corpus/<name>/) and the crash
 # regressions (fuzz/regressions/<name>/). Fails on a crash, a leak, a timeout or a broken
-# property; the input that did it is kept under build-fuzz/fuzz-artifacts/. Fix the product,
+# property; the input that did it is kept under build-fuzz/fuzz-run/artifacts/. Fix the product,
 # then copy the input into fuzz/regressions/<name>/ so `ctest -R fuzz_replay_<name>` (dev
 # build, no clang) replays it for ever.
 #
-# Usage: scripts/fuzz.sh [--seconds N] [--jobs J] [--no-build] [FUZZER...]
-#   default: every fuzzer, 60 s each, 2 at a time. Exit 0: all clean; 1: a fuzzer failed.
+# Usage: scripts/fuzz.sh [--seconds N] [--jobs J] [--seed S] [--no-build] [FUZZER...]
+#   default: every fuzzer, 60 s each, 2 at a time, a random seed (a fixed --seed makes a short
+#   run explore the same way each time, as CI's does). Exit 0: all clean; 1: a fuzzer failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=60
 jobs=2
 build=1
+seed=0  # libFuzzer: 0 picks a random seed
 names=()
 while (($#)); do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
+    --seed) seed="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
     *) names+=("$1"); shift ;;
   esac
@@ -48,7 +51,7 @@ run_one() {
   mkdir -p "$work"
   local seeds=(fuzz/corpus/"$name")
   [[ -d fuzz/regressions/$name ]] && seeds+=(fuzz/regressions/"$name")
-  "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  "$bin" -max_total_time="$seconds" -seed="$seed" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$out/artifacts/$name-" "$work" "${seeds[@]}" >"$out/logs/$name.log" 2>&1
 }
 
@@ -73,7 +76,7 @@ for name in "${names[@]}"; do
   artifact=$(ls "$out/artifacts/$name-"* 2>/dev/null | head -1 || true)
   printf '%-16s %-6s %12s %8s  %s\n' "$name" "$result" "${execs:-?}" "$corpus" "${artifact:--}"
   if [[ $result != ok ]]; then
-    grep -E 'ERROR|fuzz property broken|SUMMARY|runtime error' "$out/logs/$name.log" | head -5 | sed 's/^/    /'
+    grep -aE 'ERROR|fuzz property broken|SUMMARY|runtime error' "$out/logs/$name.log" | head -5 | sed 's/^/    /'
   fi
 done
 echo "fuzz.sh: ${#names[@]} fuzzers, ${seconds} s each, $jobs at a time, $((SECONDS - started)) s; logs in $out/logs"

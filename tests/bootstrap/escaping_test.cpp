@@ -151,6 +151,18 @@ TEST_CASE("a value ending in a backslash at the end of a plain line is refused")
   CHECK(out.error().message.find("backslash") != std::string::npos);
 }
 
+TEST_CASE("a value never makes a continued line a comment, and a comment may end in anything") {
+  // systemd skips a line starting with # or ; even inside a continuation (conf-parser.c), so
+  // "#x" at the start of the continued line would silently drop the argument.
+  auto out = render_unit_template("[Service]\nExecStart=/bin/echo \\\n$public_ipv4\n", metadata_with("#x"), "t");
+  REQUIRE_FALSE(out.has_value());
+  CHECK(out.error().message.find("comment") != std::string::npos);
+  // Found by fuzz/fuzz_unit_template.cpp: a comment's last character is not a continuation.
+  auto comment = render_unit_template("# ip $public_ipv4\nX=1\n", metadata_with("x\\ "), "t");
+  REQUIRE(comment.has_value());
+  CHECK(*comment == "# ip x\\ \nX=1\n");
+}
+
 TEST_CASE("a newline or NUL in metadata is refused naming the key") {
   const std::string bad = GENERATE(as<std::string>{}, "1.2.3.4\nExecStartPre=/bin/evil", std::string("a\0b", 3), "x\r");
   Placement p{.region = "eu-central-1", .availability_zone = "eu-central-1b", .public_ipv4 = bad};
