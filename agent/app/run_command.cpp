@@ -319,10 +319,19 @@ int run_command(const AgentOptions& options) {
   pods.start();
   std::jthread lifecycle_watcher;
   if (!options.node.imds.disabled) {
-    lifecycle_watcher = std::jthread([&] {
+    // spot/instance-action exists only on Spot Instances; an instance's life cycle is fixed at
+    // launch, so an On-Demand node never asks (120 requests per 10 idle minutes saved).
+    // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html
+    auto spot_interval = options.leave.spot_interval;
+    if (const auto& p = identity->placement; p && !p->lifecycle.empty() && p->lifecycle != "spot") {
+      if (spot_interval.count() > 0) {
+        logger->debug("instance-life-cycle is {}: spot/instance-action is not polled", p->lifecycle);
+      }
+      spot_interval = {};
+    }
+    lifecycle_watcher = std::jthread([&, spot_interval] {
       lifecycle::LifecycleWatcher watcher(
-          imds_client, imds_clock,
-          {.spot_interval = options.leave.spot_interval, .asg_interval = options.leave.asg_interval},
+          imds_client, imds_clock, {.spot_interval = spot_interval, .asg_interval = options.leave.asg_interval},
           [&](const lifecycle::Notice& notice) {
             asio::post(ioc, [&, notice] { notifier.status(leave.on_notice(notice, link.node_info())); });
           });

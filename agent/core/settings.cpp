@@ -107,7 +107,7 @@ constexpr std::array kOptions{
                .scope = Scope::agent},
     OptionSpec{.key = "spot-check-interval", .flag = "--spot-check-interval", .env = "KONTENA_SPOT_CHECK_INTERVAL",
                .default_value = "5s", .type = Type::duration,
-               .help = "poll IMDS spot/instance-action this often (0: never)", .scope = Scope::agent},
+               .help = "poll IMDS spot/instance-action this often on a Spot Instance (0: never)", .scope = Scope::agent},
     OptionSpec{.key = "asg-check-interval", .flag = "--asg-check-interval", .env = "KONTENA_ASG_CHECK_INTERVAL",
                .default_value = "30s", .type = Type::duration,
                .help = "poll IMDS autoscaling/target-lifecycle-state and the rebalance recommendation this often (0: never)",

@@ -45,7 +45,7 @@ std::string cmdline(pid_t pid) {
 }  // namespace
 
 TEST_CASE("leave: a spot termination notice drains the node within 10 s; the stop removes it") {
-  test::ImdsSim imds;
+  test::ImdsSim imds({"--scenario", "spot"});  // instance-life-cycle spot: the spot notice is polled
   MasterSim master({.api_token = kApiToken});
   test::AgentProcess agent(master, nullptr, agent_options(imds, {{"KONTENA_API_TOKEN", kApiToken}}));
   REQUIRE(master.wait_for_status("leaver", "online", 15s));
@@ -79,10 +79,12 @@ TEST_CASE("leave: a spot termination notice drains the node within 10 s; the sto
 }
 
 TEST_CASE("leave: the Auto Scaling Group's Terminated lifecycle state drains and removes the node") {
-  test::ImdsSim imds;
+  test::ImdsSim imds;  // an On-Demand instance
   MasterSim master({.api_token = kApiToken});
   test::AgentProcess agent(master, nullptr,
-                           agent_options(imds, {{"KONTENA_API_TOKEN", kApiToken}, {"KONTENA_ASG_CHECK_INTERVAL", "1s"}}));
+                           agent_options(imds, {{"KONTENA_API_TOKEN", kApiToken},
+                                                {"KONTENA_ASG_CHECK_INTERVAL", "1s"},
+                                                {"KONTENA_SPOT_CHECK_INTERVAL", "200ms"}}));
   REQUIRE(master.wait_for_status("leaver", "online", 15s));
 
   imds.control("POST", "asg", {{"state", "InService"}});
@@ -91,6 +93,8 @@ TEST_CASE("leave: the Auto Scaling Group's Terminated lifecycle state drains and
   CHECK(calls_with(master, "PUT").at(0)["status"] == 200);
   CHECK(master.node("leaver")["availability"] == "drain");
   CHECK(agent.log().find("termination notice: autoscaling target-lifecycle-state Terminated") != std::string::npos);
+  // An On-Demand instance has no spot/instance-action: the agent never asked, at 200 ms or ever.
+  for (const auto& r : imds.requests()) CHECK(r["path"].get<std::string>().find("spot/") == std::string::npos);
 
   REQUIRE(agent.terminate() == 0);
   REQUIRE(calls_with(master, "DELETE").size() == 1);
@@ -98,7 +102,7 @@ TEST_CASE("leave: the Auto Scaling Group's Terminated lifecycle state drains and
 }
 
 TEST_CASE("leave: without an API token the agent closes with 1000 and says what the master will do") {
-  test::ImdsSim imds;
+  test::ImdsSim imds({"--scenario", "spot"});  // instance-life-cycle spot: the spot notice is polled
   MasterSim master;
   test::AgentProcess agent(master, nullptr, agent_options(imds, {{"KONTENA_SPOT_CHECK_INTERVAL", "500ms"}}));
   REQUIRE(master.wait_for_status("leaver", "online", 15s));
@@ -115,7 +119,7 @@ TEST_CASE("leave: without an API token the agent closes with 1000 and says what 
 }
 
 TEST_CASE("leave: a token the master refuses gives one clear error per call, no retries, and is never shown") {
-  test::ImdsSim imds;
+  test::ImdsSim imds({"--scenario", "spot"});  // instance-life-cycle spot: the spot notice is polled
   MasterSim master({.api_token = kApiToken});
   test::TempDir dir;
   const std::string wrong = "wrong-token-8d3a6c01e5";
@@ -146,7 +150,7 @@ TEST_CASE("leave: a token the master refuses gives one clear error per call, no 
 }
 
 TEST_CASE("leave: 403 from the master is reported once, with its fix") {
-  test::ImdsSim imds;
+  test::ImdsSim imds({"--scenario", "spot"});  // instance-life-cycle spot: the spot notice is polled
   MasterSim master({.api_token = kApiToken});
   test::AgentProcess agent(master, nullptr,
                            agent_options(imds, {{"KONTENA_API_TOKEN", kApiToken}, {"KONTENA_SPOT_CHECK_INTERVAL", "500ms"}}));
@@ -163,7 +167,7 @@ TEST_CASE("leave: 403 from the master is reported once, with its fix") {
 }
 
 TEST_CASE("leave: a throttled or failing IMDS makes the watcher back off, and it recovers") {
-  test::ImdsSim imds;
+  test::ImdsSim imds({"--scenario", "spot"});  // instance-life-cycle spot: the spot notice is polled
   MasterSim master({.api_token = kApiToken});
   test::AgentProcess agent(master, nullptr,
                            agent_options(imds, {{"KONTENA_API_TOKEN", kApiToken},
