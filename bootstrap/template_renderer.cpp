@@ -166,12 +166,12 @@ Result<std::string> render_unit_template(std::string_view text, const InstanceMe
     // next line to this one (found by fuzz/fuzz_unit_template.cpp; fuzz/regressions/unit_template/).
     // systemd skips a line whose first non-blank is # or ;, even inside a continuation
     // (conf-parser.c), so a value at the start of a continued line must not make it a comment.
-    const std::string_view rendered_start = trim(rendered);
-    if (!comment && !rendered_start.empty() && (rendered_start.front() == '#' || rendered_start.front() == ';')) {
-      return renderer.error(line_no, "the values make the line start with '" + std::string(1, rendered_start.front()) +
+    const std::string_view rendered_trimmed = trim(rendered);
+    if (!comment && !rendered_trimmed.empty() && (rendered_trimmed.front() == '#' || rendered_trimmed.front() == ';')) {
+      return renderer.error(line_no, "the values make the line start with '" + std::string(1, rendered_trimmed.front()) +
                                      "', which systemd reads as a comment; move the variable after other text");
     }
-    if (!comment && rendered_start.ends_with('\\') && !stripped.ends_with('\\')) {
+    if (!comment && rendered_trimmed.ends_with('\\') && !stripped.ends_with('\\')) {
       return renderer.error(line_no, "the values make the line end with a backslash, which systemd reads as a line "
                                      "continuation; move the variable or put it in Environment=");
     }
