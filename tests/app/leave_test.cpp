@@ -18,6 +18,8 @@ using test::MasterSim;
 namespace {
 
 constexpr const char* kApiToken = "api-token-4f1c9e2b7d";  // the master's user token
+// instance-life-cycle spot: only there does the agent poll spot/instance-action.
+const std::vector<std::string> kSpotInstance{"--scenario", "spot"};
 
 // The agent on both simulators: labels from IMDS, the API token (when given) from the
 // environment, the spot notice at its default interval (5 s) unless `extra` says otherwise.
@@ -45,7 +47,7 @@ std::string cmdline(pid_t pid) {
 }  // namespace
 
 TEST_CASE("leave: a spot termination notice drains the node within 10 s; the stop removes it") {
-  test::ImdsSim imds({"--scenario", "spot"});  // instance-life-cycle spot: the spot notice is polled
+  test::ImdsSim imds(kSpotInstance);
   MasterSim master({.api_token = kApiToken});
   test::AgentProcess agent(master, nullptr, agent_options(imds, {{"KONTENA_API_TOKEN", kApiToken}}));
   REQUIRE(master.wait_for_status("leaver", "online", 15s));
@@ -102,7 +104,7 @@ TEST_CASE("leave: the Auto Scaling Group's Terminated lifecycle state drains and
 }
 
 TEST_CASE("leave: without an API token the agent closes with 1000 and says what the master will do") {
-  test::ImdsSim imds({"--scenario", "spot"});  // instance-life-cycle spot: the spot notice is polled
+  test::ImdsSim imds(kSpotInstance);
   MasterSim master;
   test::AgentProcess agent(master, nullptr, agent_options(imds, {{"KONTENA_SPOT_CHECK_INTERVAL", "500ms"}}));
   REQUIRE(master.wait_for_status("leaver", "online", 15s));
@@ -119,7 +121,7 @@ TEST_CASE("leave: without an API token the agent closes with 1000 and says what 
 }
 
 TEST_CASE("leave: a token the master refuses gives one clear error per call, no retries, and is never shown") {
-  test::ImdsSim imds({"--scenario", "spot"});  // instance-life-cycle spot: the spot notice is polled
+  test::ImdsSim imds(kSpotInstance);
   MasterSim master({.api_token = kApiToken});
   test::TempDir dir;
   const std::string wrong = "wrong-token-8d3a6c01e5";
@@ -150,7 +152,7 @@ TEST_CASE("leave: a token the master refuses gives one clear error per call, no 
 }
 
 TEST_CASE("leave: 403 from the master is reported once, with its fix") {
-  test::ImdsSim imds({"--scenario", "spot"});  // instance-life-cycle spot: the spot notice is polled
+  test::ImdsSim imds(kSpotInstance);
   MasterSim master({.api_token = kApiToken});
   test::AgentProcess agent(master, nullptr,
                            agent_options(imds, {{"KONTENA_API_TOKEN", kApiToken}, {"KONTENA_SPOT_CHECK_INTERVAL", "500ms"}}));
@@ -167,7 +169,7 @@ TEST_CASE("leave: 403 from the master is reported once, with its fix") {
 }
 
 TEST_CASE("leave: a throttled or failing IMDS makes the watcher back off, and it recovers") {
-  test::ImdsSim imds({"--scenario", "spot"});  // instance-life-cycle spot: the spot notice is polled
+  test::ImdsSim imds(kSpotInstance);
   MasterSim master({.api_token = kApiToken});
   test::AgentProcess agent(master, nullptr,
                            agent_options(imds, {{"KONTENA_API_TOKEN", kApiToken},
