@@ -11,6 +11,8 @@
 #include <boost/beast/ssl.hpp>
 
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <stdexcept>
@@ -36,6 +38,17 @@ std::string random_token(std::size_t bytes) {
   return out;
 }
 
+
+// The simulator is a test peer, not the product: the tsan preset runs the release build's
+// (KN_MASTER_SIM in CMakePresets.json) instead of building a TSan one, its heaviest files.
+std::string master_sim_binary() {
+  const char* chosen = std::getenv("KN_MASTER_SIM");
+  if (chosen == nullptr || *chosen == '\0') return binary("kontena-master-sim");
+  if (!std::filesystem::exists(chosen))
+    throw std::runtime_error(std::string("failed to find the master simulator KN_MASTER_SIM=") + chosen +
+                             ": build it first (cmake --build --preset release --target kontena-master-sim)");
+  return chosen;
+}
 
 void openssl(const std::vector<std::string>& args) {
   std::vector<std::string> argv{"/usr/bin/openssl"};
@@ -89,7 +102,7 @@ MasterSim::MasterSim(MasterSimOptions options) : options_(std::move(options)) {
   record_secret(options_.grid_token);
   record_secret(options_.api_token);
   write_private_file(grid_token_file(), options_.grid_token + "\n");
-  std::vector<std::string> argv{binary("kontena-master-sim"),
+  std::vector<std::string> argv{master_sim_binary(),
                                 "--listen", "127.0.0.1", "--port", "0",
                                 "--port-file", (dir_ / "port").string(),
                                 "--grid", options_.grid,

@@ -48,11 +48,39 @@ def needed_count(binary):
     return sum(1 for line in out.splitlines() if "(NEEDED)" in line)
 
 
-def parked(binary, work):
+# An empty program that links the named libraries and, given "park", waits for a signal: what a
+# set of shared libraries costs at start and in memory, apart from the code that uses them.
+PROBE_SOURCE = """#include <unistd.h>
+int main(int argc, char **argv) { if (argc > 1 && argv[1][0] == 'p') pause(); return 0; }
+"""
+
+
+def library_probes(agent, work):
+    """Probes with the agent's DT_NEEDED libraries, and with the same minus libcurl (with its own
+    dependencies, most of what the loader maps): what not loading libcurl would change."""
+    out = subprocess.run(["readelf", "-d", agent], capture_output=True, text=True, check=True).stdout
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
+    source = os.path.join(work, "probe.c")
+    with open(source, "w") as f:
+        f.write(PROBE_SOURCE)
+    sets = {"empty program, the agent's libraries": needed,
+            "empty program, the agent's libraries but libcurl": [n for n in needed if not n.startswith("libcurl.")]}
+    probes = {}
+    for i, (name, libs) in enumerate(sets.items()):
+        probe = os.path.join(work, f"probe-{i}")
+        r = subprocess.run(["cc", "-O2", source, "-o", probe, "-Wl,--no-as-needed"] + [f"-l:{n}" for n in libs],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"failed to link the library probe: {r.stderr.strip()[-400:]}")
+        probes[name] = probe
+    return probes
+
+
+def parked(binary, work, probe=False):
     """Shared objects mapped and memory of a started agent parked in its IMDS retries (a closed
-    loopback port): everything loaded, nothing connected."""
+    loopback port): everything loaded, nothing connected. A probe parks in pause()."""
     env = sims.agent_env("http://127.0.0.1:9", work, KONTENA_IMDS_DEADLINE="30s")
-    p = procs.spawn([binary, "labels"], env)
+    p = procs.spawn([binary, "park" if probe else "labels"], env)
     try:
         seen = []
 
@@ -80,6 +108,12 @@ def run(ctx):
             binaries[name] = relink(ctx, flags, os.path.join(work, f"kontena-agent-{i}"))
         except (RuntimeError, subprocess.CalledProcessError) as e:
             notes.append(f"variant {name} not measured: {e}")
+    try:
+        probes = library_probes(agent, work)
+        binaries.update(probes)
+    except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
+        probes = {}
+        notes.append(f"library probes not measured: {e}")
     env = sims.base_env()
 
     def version(b):
@@ -101,7 +135,7 @@ def run(ctx):
         if name == "curl --version":
             libs_maps, mem = "-", {}
         else:
-            libs_maps, mem = parked(b, work)
+            libs_maps, mem = parked(b, work, probe=name in probes)
         rows.append([name if name != "release build" else "kontena-agent (release build)", ms(med(xs)),
                      ms(min(xs)), ms(max(xs)), fmt_ratio(ratio(xs, base)), str(needed_count(b)), str(libs_ldd), str(libs_maps),
                      mib(mem["Rss"]) if mem else "-", mib(mem["Private_Dirty"]) if mem else "-",
@@ -110,7 +144,9 @@ def run(ctx):
                  "release binary, median (min-max). Libraries: NEEDED (named by the binary, `readelf -d`), `ldd` (what the loader resolves) and "
                  "/proc/PID/maps of a started agent parked in its IMDS retries (memory from smaps_rollup of "
                  "the same process). Variants are the release objects relinked with the named flags "
-                 "(`ninja -t commands kontena-agent`); size includes debug info (RelWithDebInfo).")
+                 "(`ninja -t commands kontena-agent`); size includes debug info (RelWithDebInfo). The two "
+                 "\"empty program\" rows are C programs that only load the libraries the agent names "
+                 "(`readelf -d`), with and without libcurl: the cost of the library set itself.")
     return {
         "title": "Process start and linking",
         "tables": [(["binary", "--version median ms", "min ms", "max ms", "vs release", "NEEDED", "libs (ldd)",
