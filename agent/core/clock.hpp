@@ -43,11 +43,15 @@ class SteadyClock final : public Clock {
 class StoppableClock final : public Clock {
  public:
   time_point now() override { return std::chrono::steady_clock::now(); }
+  // A signal can only set a flag, so while stop_signal is installed the wait looks at it every
+  // 50 ms. Afterwards only stop() ends the wait, and it wakes the wait at once: the lifecycle
+  // watcher's 30 s sleeps then cost one wake-up each, not 600 (docs/architecture.md, idle budget).
   void sleep_for(duration d) override {
     const auto until = now() + d;
     std::unique_lock lock(mutex_);
     while (!stop_ && !stop_signal::requested() && now() < until) {
-      wake_.wait_for(lock, std::min<duration>(until - now(), std::chrono::milliseconds(50)));
+      const auto left = until - now();
+      wake_.wait_for(lock, stop_signal::installed() ? std::min<duration>(left, std::chrono::milliseconds(50)) : left);
     }
   }
   bool stopped() override {

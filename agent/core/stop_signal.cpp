@@ -7,6 +7,7 @@ namespace kn::stop_signal {
 namespace {
 
 std::atomic<bool> g_requested{false};
+std::atomic<bool> g_installed{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
 
 extern "C" void on_stop_signal(int /*sig*/) { g_requested.store(true, std::memory_order_relaxed); }
@@ -23,6 +24,7 @@ void install() {
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGHUP, on_hangup);
+  g_installed.store(true);
 }
 
 // SIGHUP keeps its no-op handler until the event loop's signal_set replaces it, so there is
@@ -30,9 +32,12 @@ void install() {
 void uninstall() {
   std::signal(SIGTERM, SIG_DFL);
   std::signal(SIGINT, SIG_DFL);
+  g_installed.store(false);
 }
 
 bool requested() noexcept { return g_requested.load(std::memory_order_relaxed); }
+
+bool installed() noexcept { return g_installed.load(); }
 
 void set(bool value) noexcept { g_requested.store(value, std::memory_order_relaxed); }
 

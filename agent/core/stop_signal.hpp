@@ -16,6 +16,10 @@ void uninstall();
 
 bool requested() noexcept;
 
+// True between install() and uninstall(): only then can a signal set the request, so only then
+// must a wait look at it (StoppableClock).
+bool installed() noexcept;
+
 // For tests: sets or clears the request as a signal would.
 void set(bool value) noexcept;
 

@@ -19,7 +19,7 @@ for k in %s; do printf 'X-aws-ec2-metadata-token: %%s\n' "$t" | curl -sf -H @- "
 ''' % " ".join(KEYS)
 
 
-def ec2_metadata_copy(work, url):
+def ec2_metadata_copy(work, url, name):
     """Debian's ec2-metadata (amazon-ec2-utils) with its base URL rewritten to the simulator."""
     src = "/usr/bin/ec2-metadata"
     if not os.path.exists(src):
@@ -27,11 +27,18 @@ def ec2_metadata_copy(work, url):
     text = open(src).read().replace("http://169.254.169.254", url)
     if "169.254.169.254" in text:
         raise RuntimeError("failed to rewrite ec2-metadata's base URL: 169.254.169.254 still in the copy")
-    dst = os.path.join(work, "ec2-metadata")
+    dst = os.path.join(work, name)
     with open(dst, "w") as f:
         f.write(text)
     os.chmod(dst, stat.S_IRWXU)
     return dst
+
+
+# Round trips are counted in a pass of their own against a simulator that answers after 20 ms:
+# a client that waits for an answer leaves a gap of 20 ms or more, while the simulator's own
+# accept and thread scheduling (Python) can space requests sent together by a few ms, which at
+# the timed runs' 1 ms looked like extra round trips.
+COUNT_LATENCY_MS = 20
 
 
 def round_trips(log, latency_s):
@@ -44,10 +51,30 @@ def round_trips(log, latency_s):
     return waves
 
 
+def commands(work, url, agent, tag):
+    """{name: (argv, env, check of stdout)}: the three ways to the same four answers."""
+    cmds = {"kontena-agent labels": ([agent, "labels", "--format", "text"], sims.agent_env(url, work),
+                                     lambda out: "availability-zone=" in out),
+            "curl pipeline": (["bash", "-c", CURL_PIPELINE], dict(sims.base_env(), U=url),
+                              lambda out: "availabilityZone" in out)}
+    ec2 = ec2_metadata_copy(work, url, f"ec2-metadata-{tag}")
+    if ec2:
+        cmds["ec2-metadata -z -i -t"] = ([ec2, "-z", "-i", "-t"], sims.base_env(), lambda out: "placement:" in out)
+    return cmds
+
+
+def checked_run(name, argv, env, check):
+    secs, r = timed_run(argv, env)
+    if r.returncode != 0 or not check(r.stdout.decode()):
+        raise RuntimeError(f"failed to run the {name} boot path: exit {r.returncode}: "
+                           f"{r.stderr.decode().strip()[-300:]}")
+    return secs
+
+
 def run(ctx):
     rounds = 7 if ctx.quick else 21
+    count_rounds = 3 if ctx.quick else 5
     latency_args = ["--latency-ms", "1"] if sims.imds_supports("--latency-ms") else []
-    latency_s = 0.001 if latency_args else 0.0
     styles = sims.imds_write_styles()
     agent = os.path.join(ctx.bin, "kontena-agent")
     rows, targets, notes = [], [], []
@@ -59,43 +86,34 @@ def run(ctx):
             continue
         work = ctx.workdir(f"boot-{style}")
         imds = sims.Imds(work, f"imds-{style}", styles[style] + latency_args)
-        env = sims.agent_env(imds.url, work)
-        ec2 = ec2_metadata_copy(work, imds.url)
-        curl_env = dict(sims.base_env(), U=imds.url)
-        counts = {}
 
-        def variant(name, argv, e, check):
-            def go():
-                imds.clear_log()
-                secs, r = timed_run(argv, e)
-                if r.returncode != 0 or not check(r.stdout.decode()):
-                    raise RuntimeError(f"failed to run the {name} boot path: exit {r.returncode}: "
-                                       f"{r.stderr.decode().strip()[-300:]}")
-                log = imds.requests()
-                counts.setdefault(name, []).append((len(log), round_trips(log, latency_s)))
-                return secs
-            return go
+        def variant(name, argv, env, check):
+            return lambda: checked_run(name, argv, env, check)
 
-        variants = {"kontena-agent labels": variant("kontena-agent", [agent, "labels", "--format", "text"], env,
-                                                     lambda out: "availability-zone=" in out),
-                    "curl pipeline": variant("curl pipeline", ["bash", "-c", CURL_PIPELINE], curl_env,
-                                             lambda out: "availabilityZone" in out)}
-        if ec2:
-            variants["ec2-metadata -z -i -t"] = variant("ec2-metadata", [ec2, "-z", "-i", "-t"], sims.base_env(),
-                                                        lambda out: "placement:" in out)
-        times = alternate(variants, rounds)
+        times = alternate({name: variant(name, *c) for name, c in commands(work, imds.url, agent, "timed").items()},
+                          rounds)
         imds.stop()
+
+        counts = {}
+        slow = sims.Imds(work, f"imds-{style}-count", styles[style] + ["--latency-ms", str(COUNT_LATENCY_MS)])
+        for name, (argv, env, check) in commands(work, slow.url, agent, "count").items():
+            for _ in range(count_rounds):
+                slow.clear_log()
+                checked_run(name, argv, env, check)
+                log = slow.requests()
+                counts.setdefault(name, []).append((len(log), round_trips(log, COUNT_LATENCY_MS / 1000)))
+        slow.stop()
+
         a = times["kontena-agent labels"]
         for name, xs in times.items():
-            key = name.split(" labels")[0].split(" -z")[0]
-            reqs = sorted(set(c[0] for c in counts[key]))
-            rts = sorted(set(c[1] for c in counts[key]))
+            reqs = sorted(set(c[0] for c in counts[name]))
+            rts = sorted(set(c[1] for c in counts[name]))
             rel = "1" if name.startswith("kontena-agent") else fmt_ratio(ratio(xs, a))
             rows.append([f"{style}-write", name, ms(med(xs)), ms(min(xs)), ms(max(xs)), rel,
                          "/".join(map(str, reqs)), "/".join(map(str, rts))])
-        agent_reqs = set(c[0] for c in counts["kontena-agent"])
-        agent_rts = set(c[1] for c in counts["kontena-agent"])
-        if ec2:
+        agent_reqs = set(c[0] for c in counts["kontena-agent labels"])
+        agent_rts = set(c[1] for c in counts["kontena-agent labels"])
+        if "ec2-metadata -z -i -t" in times:
             r = ratio(times["ec2-metadata -z -i -t"], a)
             targets.append([f"{style}-write: >= 3x faster than ec2-metadata", fmt_ratio(r), verdict(r[0] >= 3)])
         r = ratio(times["curl pipeline"], a)
@@ -104,10 +122,11 @@ def run(ctx):
         targets.append([f"{style}-write: 2 round trips", "/".join(map(str, sorted(agent_rts))),
                         verdict(agent_rts == {2})])
     notes.append(f"{rounds} rounds, variants alternating (order rotated each round); simulator latency "
-                 f"{'1 ms per request' if latency_s else 'none (no --latency-ms)'}. Round trips: request waves "
-                 "in the simulator's log (a request that arrives one latency or more after the first of the "
-                 "current wave opens a new one). \"vs agent\": per-round time ratio to `kontena-agent labels`, "
-                 "median (min-max).")
+                 f"{'1 ms per request' if latency_args else 'none (no --latency-ms)'}. Requests and round "
+                 f"trips: {count_rounds} more runs of each against a simulator that answers after "
+                 f"{COUNT_LATENCY_MS} ms; a request that arrives {COUNT_LATENCY_MS} ms or more after the first "
+                 "of the current wave of requests opens a new round trip (it could have waited for an answer). "
+                 "\"vs agent\": per-round time ratio to `kontena-agent labels`, median (min-max).")
     return {
         "title": "Boot path: process start to labels printed",
         "tables": [(["simulator", "command", "median ms", "min ms", "max ms", "vs agent", "requests", "round trips"],
