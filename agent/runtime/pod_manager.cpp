@@ -16,6 +16,7 @@
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -240,6 +241,9 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
       return;
     }
     on_loop([doc = std::move(*doc)](Impl& self) {
+      // The inspect ran before the container was removed, but its save reached the loop after
+      // the destroy event: sent now, it would bring the container's record back on the master.
+      if (self.destroyed_.contains(doc.value("Id", ""))) return;
       self.tell_running(doc);
       self.master_.call(kSave, json::array({json{{"node", self.node_id_}, {"container", doc}}}), [](Result<json> r) {
         if (!r) logger()->debug("failed to save a container on the master: {}", r.error().message);
@@ -556,6 +560,8 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
                  });
     if (status != "destroy") {
       post_scan([id](Impl& self, docker::ContainerApi& api) { self.save_container(api, id); });
+    } else {
+      remember_destroyed(id);
     }
     if (status == "die" || status == "destroy") {
       for (auto& s : services_) s->on_container_stopped(id);
@@ -591,6 +597,17 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
         self.apply(w);
       }
     });
+  }
+
+  // Container IDs are never reused, so a destroyed one is never saved again. A save still on
+  // its way when the destroy arrives is the only case, so the last few hundred IDs are enough.
+  void remember_destroyed(const std::string& id) {
+    if (!destroyed_.insert(id).second) return;
+    destroyed_order_.push_back(id);
+    if (destroyed_order_.size() > kDestroyedKept) {
+      destroyed_.erase(destroyed_order_.front());
+      destroyed_order_.pop_front();
+    }
   }
 
   // ---- cleanup (loop timer, scan strand) ----
@@ -644,6 +661,9 @@ class PodManager::Impl : public std::enable_shared_from_this<Impl> {
   asio::steady_timer cleanup_timer_;
   std::map<PodKey, std::shared_ptr<Worker>> workers_;  // loop
   std::set<std::string> pending_cleanup_;              // loop
+  static constexpr std::size_t kDestroyedKept = 256;
+  std::set<std::string> destroyed_;                    // loop: remember_destroyed
+  std::deque<std::string> destroyed_order_;            // loop: oldest first
   std::vector<std::shared_ptr<RuntimeService>> services_;  // loop (fixed after start)
   bool online_ = false, list_in_flight_ = false, list_again_ = false, list_armed_ = false;
   std::atomic<bool> stopped_{false};
